@@ -1,0 +1,79 @@
+"""The application factory: it wires config, extensions, blueprints, commands and jobs; nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import i18n
+import security
+from config import Config, load_secret_key
+from extensions import babel, csrf, db, login, migrate
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. Tests pass `overrides` (the database URI, TESTING…)."""
+    settings = Config.from_env()
+    app = Flask(__name__, instance_path=settings.INSTANCE_PATH)
+    app.config.from_mapping(settings.to_flask())
+    if overrides:
+        app.config.update(overrides)  # before init_app: extensions read config there
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(Path(app.instance_path))
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_jobs(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    import accounts.models  # noqa: F401  (models must be known before Alembic compares metadata)
+    import campaign.models  # noqa: F401
+    import recipients.models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")
+    i18n.init_app(app)
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from accounts.views import bp as accounts_bp
+    from campaign import labels
+    from campaign.views_admin import bp as campaign_admin_bp
+    from campaign.views_public import bp as campaign_public_bp
+    from errors import register_error_handlers
+    from recipients.views import bp as recipients_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(campaign_admin_bp)
+    app.register_blueprint(campaign_public_bp)
+    app.register_blueprint(recipients_bp)
+    register_error_handlers(app)
+    labels.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from accounts.cli import accounts_cli
+    from campaign.cli import demo_cli
+    from recipients.cli import recipients_cli
+
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(recipients_cli)
+    app.cli.add_command(demo_cli)
+
+
+def register_jobs(app: Flask) -> None:
+    """Tell the scheduler what to run (starts nothing). No package has periodic work yet."""
+    from scheduler import JobRegistry
+
+    app.extensions["porte_voix_jobs"] = JobRegistry()

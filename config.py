@@ -1,0 +1,106 @@
+"""Settings from the environment (and a `.env` file); the defaults are embedded mode.
+
+Every setting is listed in README.md. Embedded mode needs none of them: SQLite in `instance/`,
+a secret key generated into `instance/secret_key` on first run and kept.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+LANGUAGES = ("fr", "en")
+
+
+class ConfigError(RuntimeError):
+    """A setting has a value the application cannot run with."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _int(name: str, value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """Read the key kept in `instance/secret_key`, generating it on first run (mode 0600)."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+@dataclass(frozen=True)
+class Config:
+    """Typed settings; `to_flask()` gives the mapping Flask's config takes."""
+
+    SECRET_KEY: str | None
+    SQLALCHEMY_DATABASE_URI: str
+    INSTANCE_PATH: str
+    BABEL_DEFAULT_LOCALE: str = "fr"
+    BABEL_DEFAULT_TIMEZONE: str = "UTC"
+    SESSION_COOKIE_SECURE: bool = False
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    MAX_CONTENT_LENGTH: int = 5 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT: int | None = None
+    LOG_LEVEL: str = "INFO"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
+        """Read the settings; `.env` in the project root is loaded first and never overrides."""
+        if environ is None:
+            load_dotenv(ROOT / ".env", override=False)
+            environ = os.environ
+        instance = Path(environ.get("INSTANCE_PATH") or ROOT / "instance").resolve()
+        database = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'porte-voix.db'}"
+        if database.startswith("postgres://"):
+            database = "postgresql+psycopg://" + database.removeprefix("postgres://")
+        elif database.startswith("postgresql://"):
+            database = "postgresql+psycopg://" + database.removeprefix("postgresql://")
+        locale = environ.get("DEFAULT_LANGUAGE", "fr")
+        if locale not in LANGUAGES:
+            raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {locale!r}")
+        return cls(
+            SECRET_KEY=environ.get("SECRET_KEY") or None,
+            SQLALCHEMY_DATABASE_URI=database,
+            INSTANCE_PATH=str(instance),
+            BABEL_DEFAULT_LOCALE=locale,
+            SESSION_COOKIE_SECURE=_bool(environ.get("SESSION_COOKIE_SECURE"), False),
+            MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 5 * 1024 * 1024),
+            LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        )
+
+    def to_flask(self) -> dict[str, Any]:
+        values = {key: value for key, value in asdict(self).items() if value is not None}
+        values["WTF_CSRF_TIME_LIMIT"] = self.WTF_CSRF_TIME_LIMIT
+        return values
