@@ -1,0 +1,100 @@
+"""Targets (decision-makers), lists of them, and the postcode → constituency map."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from channels import Network
+from database import utcnow
+from extensions import Model, db
+
+
+class TargetRole(enum.StrEnum):
+    DEPUTY = "deputy"
+    SENATOR = "senator"
+    MINISTER = "minister"
+    MEP = "mep"
+    REPRESENTATIVE = "representative"
+    OTHER = "other"
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+recipient_list_member = Table(
+    "recipient_list_member",
+    db.metadata,
+    Column("recipient_list_id", ForeignKey("recipient_list.id", ondelete="CASCADE"), primary_key=True),
+    Column("recipient_id", ForeignKey("recipient.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Recipient(Model):
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "source", "external_id"),
+        Index("ix_recipient_organisation_constituency", "organisation_id", "constituency_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    role: Mapped[TargetRole]
+    title: Mapped[str] = mapped_column(String(200), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[Gender | None]
+    group_name: Mapped[str] = mapped_column(String(200), default="")
+    constituency: Mapped[str] = mapped_column(String(200), default="")
+    constituency_code: Mapped[str] = mapped_column(String(16), default="")
+    department: Mapped[str] = mapped_column(String(8), default="")
+    committees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    handle_x: Mapped[str | None] = mapped_column(String(64))
+    handle_bluesky: Mapped[str | None] = mapped_column(String(253))
+    handle_mastodon: Mapped[str | None] = mapped_column(String(320))
+    email: Mapped[str | None] = mapped_column(String(254))
+    salutation: Mapped[str] = mapped_column(String(200), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def handle(self, network: Network) -> str | None:
+        """The address on `network` (e-mail for e-mail), or None when the target is not there."""
+        return {
+            Network.X: self.handle_x,
+            Network.BLUESKY: self.handle_bluesky,
+            Network.MASTODON: self.handle_mastodon,
+            Network.EMAIL: self.email,
+        }[network] or None
+
+    def networks(self) -> list[Network]:
+        return [network for network in Network if self.handle(network)]
+
+
+class RecipientList(Model):
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[Recipient]] = relationship(secondary=recipient_list_member, order_by=Recipient.last_name)
+
+
+class PostcodeArea(Model):
+    """One postcode's constituencies; a postcode that spans several has several rows."""
+
+    postcode: Mapped[str] = mapped_column(String(10), primary_key=True)
+    constituency_code: Mapped[str] = mapped_column(String(16), primary_key=True)
