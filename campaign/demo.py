@@ -1,0 +1,127 @@
+"""The demo: an organisation, two logins and a live campaign aimed at clearly fictional deputies.
+
+Safe to run again: it finds what it made before by name and external id, and changes nothing then.
+No row comes from ../shared/data: the names, handles and postcodes below are invented (postcodes
+99xxx do not exist in France; handles live under .example domains where the network allows it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from accounts.models import Role
+from accounts.services import create_user, find_user, get_or_create_organisation
+from campaign.models import Campaign, CampaignStatus
+from campaign.services import change_status, save_campaign, save_message
+from extensions import db
+from recipients.models import Gender, Recipient, TargetRole
+from recipients.services import has_postcode_data, replace_postcodes
+
+ORGANISATION = "Collectif Démo"
+SLUG = "livre-blanc-demo"
+ORGANISER = ("organisatrice@demo.example", "Organisatrice Démo", "demo-organiser", Role.ORGANISER)
+ANALYST = ("analyste@demo.example", "Analyste Démo", "demo-analyst", Role.ANALYST)
+DEMO_PASSWORD_NOTE = "demo passwords: change them, or do not expose the demo beyond 127.0.0.1"
+
+# (external id, first, last, gender, group, constituency, code, department)
+DEPUTIES = [
+    ("DEMO-01", "Camille", "Exemple", Gender.FEMALE, "Groupe Démo A", "Fictivie (1re)", "9901", "99"),
+    ("DEMO-02", "Dominique", "Modèle", Gender.MALE, "Groupe Démo B", "Fictivie (2e)", "9902", "99"),
+    ("DEMO-03", "Héloïse", "Prototype", Gender.FEMALE, "Groupe Démo A", "Fictivie (3e)", "9903", "99"),
+    ("DEMO-04", "Jean-Baptiste", "Maquette-Essai", Gender.MALE, "Groupe Démo C", "Imaginaire (1re)", "9801", "98"),
+    ("DEMO-05", "Noémie", "Brouillon", Gender.FEMALE, "Groupe Démo B", "Imaginaire (2e)", "9802", "98"),
+    ("DEMO-06", "Yannick", "Ébauche", Gender.MALE, "Groupe Démo C", "Imaginaire (3e)", "9803", "98"),
+]
+POSTCODES = {
+    "99001": ["9901"],
+    "99002": ["9901", "9902"],
+    "99003": ["9903"],
+    "98001": ["9801"],
+    "98002": ["9802", "9803"],
+}
+CAUSE = (
+    "Ceci est une campagne de démonstration : les députés ci-dessous sont fictifs.\n\n"
+    "En 2012, les entrepreneurs sociaux ont rempli les sacoches de leurs députés avec les "
+    "propositions de leur Livre blanc. Porte-voix reprend l'idée : choisissez votre député, "
+    "relisez le message, envoyez-le en un clic sur le réseau que vous utilisez.\n\n"
+    "Essayez les codes postaux fictifs 99001, 99002 (deux circonscriptions) ou 98001."
+)
+VARIANTS = [
+    "{handle} {salutation}, soutiendrez-vous les propositions du Livre blanc de l'entrepreneuriat social ? "
+    "{link} {hashtags}",
+    "{salutation} {name}, les entreprises sociales de votre circonscription comptent sur vous. "
+    "Lisez le Livre blanc : {link} {hashtags}",
+    "Bonjour {handle}, 10 propositions pour l'emploi et la cohésion sociale vous attendent dans le Livre blanc. "
+    "{link} {hashtags}",
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    campaign: Campaign
+    logins: list[tuple[str, str, Role]]
+    created: bool
+
+
+def _deputy(organisation_id: int, row: tuple[str, str, str, Gender, str, str, str, str]) -> Recipient:
+    external_id, first, last, gender, group, constituency, code, department = row
+    slug = f"{first}-{last}".lower().replace("é", "e").replace("è", "e").replace("ï", "i").replace("ë", "e")
+    return Recipient(
+        organisation_id=organisation_id,
+        source="demo",
+        external_id=external_id,
+        role=TargetRole.DEPUTY,
+        title="Députée" if gender is Gender.FEMALE else "Député",
+        first_name=first,
+        last_name=last,
+        gender=gender,
+        group_name=group,
+        constituency=constituency,
+        constituency_code=code,
+        department=department,
+        committees=["Commission des affaires sociales (démo)"],
+        handle_x=("Demo_" + first.replace("-", "").replace("é", "e").replace("ï", "i").replace("ë", "e"))[:15],
+        handle_bluesky=f"{slug}.demo.example" if external_id != "DEMO-06" else None,
+        handle_mastodon=f"{slug.replace('-', '_')}@mastodon.demo.example"
+        if external_id in {"DEMO-01", "DEMO-03"}
+        else None,
+        email=f"{slug}@assemblee.demo.example",
+    )
+
+
+def seed_demo() -> DemoResult:
+    """Create the demo once; later calls find it and change nothing. Flushes, never commits."""
+    organisation = get_or_create_organisation(ORGANISATION)
+    logins = []
+    for email, name, password, role in (ORGANISER, ANALYST):
+        if find_user(email) is None:
+            create_user(organisation=organisation, email=email, name=name, password=password, role=role)
+        logins.append((email, password, role))
+    existing = db.session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+    if existing is not None:
+        return DemoResult(existing, logins, created=False)
+    known = set(
+        db.session.scalars(
+            select(Recipient.external_id).where(
+                Recipient.organisation_id == organisation.id, Recipient.source == "demo"
+            )
+        )
+    )
+    db.session.add_all(_deputy(organisation.id, row) for row in DEPUTIES if row[0] not in known)
+    if not has_postcode_data():
+        replace_postcodes(POSTCODES)
+    db.session.flush()
+    campaign = save_campaign(
+        Campaign(organisation_id=organisation.id),
+        title="Livre blanc de l'entrepreneuriat social (démo)",
+        slug=SLUG,
+        cause=CAUSE,
+        language="fr",
+        hashtags="LivreBlancESS, Démo",
+        link="https://porte-voix.example/livre-blanc",
+    )
+    save_message(campaign, None, label="Livre blanc", bodies=VARIANTS)
+    change_status(campaign, CampaignStatus.LIVE)
+    return DemoResult(campaign, logins, created=True)

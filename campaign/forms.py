@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    FieldList,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from channels import Network
+from config import LANGUAGES
+
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class CampaignForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    slug = StringField(
+        _l("Address"),
+        description=_l("The end of the campaign's address, /c/… Leave empty to make it from the title."),
+        validators=[
+            Optional(),
+            Length(max=80),
+            Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Lower-case letters, digits and dashes only.")),
+        ],
+    )
+    cause = TextAreaField(
+        _l("The cause"),
+        description=_l("A few paragraphs that supporters read first. Separate paragraphs with an empty line."),
+        validators=[DataRequired(), Length(max=10000)],
+    )
+    language = SelectField(_l("Language"), choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    hashtags = StringField(
+        _l("Hashtags"),
+        description=_l("Separated by spaces or commas, with or without #."),
+        validators=[Length(max=300)],
+    )
+    link = URLField(
+        _l("Link"),
+        description=_l("The page supporters' messages point to; {link} in a message."),
+        validators=[Optional(), URL(require_tld=True, message=_l("Enter a full address, https://…")), Length(max=500)],
+    )
+    networks = MultiCheckboxField(
+        _l("Networks"),
+        choices=[(network.value, network.label) for network in Network],
+        validators=[DataRequired(_l("Choose at least one network."))],
+    )
+    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
+
+    def validate_link(self, field: URLField) -> None:
+        if field.data and not field.data.lower().startswith(("https://", "http://")):
+            raise ValidationError(_l("Enter a full address, https://…"))
+
+    def validate_ends_at(self, field: DateTimeLocalField) -> None:
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("The end must come after the start."))
+
+
+class MessageForm(FlaskForm):
+    label = StringField(
+        _l("Name"), description=_l("For you: supporters do not see it."), validators=[DataRequired(), Length(max=200)]
+    )
+    variants = FieldList(TextAreaField(validators=[Length(max=5000)]), min_entries=1)
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only the CSRF token: for buttons that change something."""

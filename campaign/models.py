@@ -1,0 +1,121 @@
+"""Campaigns, their messages and variants, their targets, and the actions supporters take."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from channels import Network
+from database import utcnow
+from extensions import Model
+from recipients.models import Recipient, RecipientList, TargetRole
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class ActionMode(enum.StrEnum):
+    LINK = "link"  # the supporter opened the network's compose link
+    API = "api"  # posted through the supporter's connected account
+    PLEDGE = "pledge"  # released by the scheduler during a wave (never on X)
+
+
+class Campaign(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    hashtags: Mapped[str] = mapped_column(String(300), default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    networks: Mapped[list[str]] = mapped_column(JSON, default=lambda: [n.value for n in Network])
+    status: Mapped[CampaignStatus] = mapped_column(default=CampaignStatus.DRAFT)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    recipient_list_id: Mapped[int | None] = mapped_column(ForeignKey("recipient_list.id", ondelete="SET NULL"))
+    filter_role: Mapped[TargetRole | None]
+    filter_group: Mapped[str] = mapped_column(String(200), default="")
+    filter_department: Mapped[str] = mapped_column(String(8), default="")
+    filter_network: Mapped[Network | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None]
+
+    recipient_list: Mapped[RecipientList | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="campaign", order_by="Message.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def enabled_networks(self) -> list[Network]:
+        return [network for network in Network if network.value in (self.networks or [])]
+
+
+class Message(Model):
+    """One thing to say, in several human-written wordings (variants)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="messages")
+    variants: Mapped[list[Variant]] = relationship(
+        back_populates="message", order_by="Variant.id", cascade="all, delete-orphan"
+    )
+
+
+class Variant(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(default=True)  # retired variants keep their actions' history
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="variants")
+
+
+class CampaignTarget(Model):
+    """A target of a campaign, with its exact action count kept in step with `Action` rows.
+
+    The count is what target selection sorts on: reading it is one indexed range scan, where
+    counting actions would read every action of the campaign on each page view.
+    """
+
+    __table_args__ = (Index("ix_campaign_target_campaign_count", "campaign_id", "action_count"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"), primary_key=True, index=True)
+    action_count: Mapped[int] = mapped_column(default=0)
+    last_variant_id: Mapped[int | None] = mapped_column(ForeignKey("variant.id", ondelete="SET NULL"))
+    last_action_at: Mapped[datetime | None]
+
+    recipient: Mapped[Recipient] = relationship()
+
+
+class Action(Model):
+    """One supporter's act: a message to a target on a network. The text is the text they were shown."""
+
+    __table_args__ = (Index("ix_action_campaign_created", "campaign_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"), index=True)
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("variant.id", ondelete="SET NULL"), index=True)
+    network: Mapped[Network]
+    mode: Mapped[ActionMode] = mapped_column(default=ActionMode.LINK)
+    visitor_id: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recipient: Mapped[Recipient] = relationship()

@@ -1,0 +1,144 @@
+"""A campaign's targets: which recipients it aims at, who to show next, and which variant."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
+
+from campaign.models import Action, Campaign, CampaignTarget, Message, Variant
+from campaign.rendering import TargetContext, render
+from channels import Network
+from extensions import db
+from recipients.models import Recipient, TargetRole
+from recipients.salutations import salutation
+from recipients.services import TargetFilter, select_targets
+
+# How many of the least-contacted targets to draw from: enough for ties, small enough to stay an index read.
+CANDIDATES = 64
+
+
+def target_filter(campaign: Campaign) -> TargetFilter:
+    return TargetFilter(
+        recipient_list_id=campaign.recipient_list_id,
+        role=campaign.filter_role,
+        group_name=campaign.filter_group,
+        department=campaign.filter_department,
+        network=campaign.filter_network,
+    )
+
+
+def eligible_recipients(campaign: Campaign) -> list[Recipient]:
+    """Targets that pass the campaign's list and filters and can be reached on one of its networks."""
+    networks = campaign.enabled_networks
+    recipients = db.session.scalars(select_targets(campaign.organisation_id, target_filter(campaign)))
+    return [r for r in recipients if any(r.handle(network) for network in networks)]
+
+
+def sync_targets(campaign: Campaign) -> int:
+    """Make the campaign's target rows match its list, filters and networks; returns how many there are.
+
+    Counts survive: a target that leaves and comes back gets its count recomputed from its actions.
+    """
+    wanted = {r.id for r in eligible_recipients(campaign)}
+    current = set(
+        db.session.scalars(select(CampaignTarget.recipient_id).where(CampaignTarget.campaign_id == campaign.id))
+    )
+    gone = current - wanted
+    if gone:
+        db.session.execute(
+            delete(CampaignTarget).where(
+                CampaignTarget.campaign_id == campaign.id, CampaignTarget.recipient_id.in_(gone)
+            )
+        )
+    new = wanted - current
+    if new:
+        rows = db.session.execute(
+            select(Action.recipient_id, func.count())
+            .where(Action.campaign_id == campaign.id, Action.recipient_id.in_(new))
+            .group_by(Action.recipient_id)
+        ).tuples()
+        counts = {recipient_id: count for recipient_id, count in rows}
+        db.session.add_all(
+            CampaignTarget(campaign_id=campaign.id, recipient_id=rid, action_count=counts.get(rid, 0)) for rid in new
+        )
+    db.session.flush()
+    return len(wanted)
+
+
+def pick_target(
+    campaign: Campaign,
+    *,
+    exclude: Sequence[int] = (),
+    constituency_codes: Sequence[str] = (),
+    rng: random.Random | None = None,
+) -> CampaignTarget | None:
+    """The least-contacted target not in `exclude` (ties at random), or the deputy of a constituency."""
+    rng = rng or random.Random()  # noqa: S311 (spreading load over targets, not a secret)
+    query = (
+        select(CampaignTarget)
+        .where(CampaignTarget.campaign_id == campaign.id)
+        .options(joinedload(CampaignTarget.recipient))  # the page shows it: one query, not two
+    )
+    if exclude:
+        query = query.where(CampaignTarget.recipient_id.not_in(exclude))
+    if constituency_codes:  # postcodes lead to deputies; a senator with the same code is not "my deputy"
+        query = query.join(Recipient, Recipient.id == CampaignTarget.recipient_id).where(
+            Recipient.role == TargetRole.DEPUTY, Recipient.constituency_code.in_(constituency_codes)
+        )
+    candidates = list(db.session.scalars(query.order_by(CampaignTarget.action_count).limit(CANDIDATES)))
+    if not candidates:
+        return None
+    fewest = candidates[0].action_count
+    return rng.choice([c for c in candidates if c.action_count == fewest])
+
+
+def active_variants(campaign: Campaign) -> list[Variant]:
+    return list(
+        db.session.scalars(
+            select(Variant)
+            .join(Message, Message.id == Variant.message_id)
+            .where(Message.campaign_id == campaign.id, Variant.is_active.is_(True))
+            .order_by(Variant.id)
+        )
+    )
+
+
+def next_variant(variants: Sequence[Variant], target: CampaignTarget) -> Variant | None:
+    """The variant after the one this target got last, so no target gets the same text twice in a row.
+
+    A target with no history starts at an offset of its own, so first messages spread over variants.
+    """
+    if not variants:
+        return None
+    ids = [v.id for v in variants]
+    if target.last_variant_id in ids:
+        return variants[(ids.index(target.last_variant_id) + 1) % len(variants)]
+    return variants[target.recipient_id % len(variants)]
+
+
+def target_context(recipient: Recipient, language: str) -> TargetContext:
+    return TargetContext(
+        name=recipient.name,
+        salutation=salutation(
+            role=recipient.role,
+            gender=recipient.gender,
+            language=language,
+            first_name=recipient.first_name,
+            last_name=recipient.last_name,
+            override=recipient.salutation,
+        ),
+        title=recipient.title,
+        constituency=recipient.constituency,
+        handles={network: handle for network in Network if (handle := recipient.handle(network))},
+    )
+
+
+def campaign_text(campaign: Campaign, body: str, target: TargetContext, network: Network) -> str:
+    """A variant's final text for one target on one network, with the campaign's hashtags and link.
+
+    Raises RenderError (see `render`).
+    """
+    return render(body, target, network, hashtags=campaign.hashtags, link=campaign.link)

@@ -1,0 +1,261 @@
+"""The supporter's pages: the campaign, one target and its message, the send links, thanks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, exists, select
+from werkzeug.wrappers import Response
+
+from campaign.actions import record_action, total_actions
+from campaign.forms import ConfirmForm
+from campaign.models import Campaign, CampaignStatus, CampaignTarget, Message, Variant
+from campaign.rendering import RenderError
+from campaign.targets import active_variants, campaign_text, next_variant, pick_target, target_context
+from campaign.visit import Visit, visitor_id
+from channels import Network, check_length, compose_url
+from channels.mastodon import normalise_instance
+from extensions import db
+from recipients.models import PostcodeArea, Recipient, TargetRole
+from recipients.services import constituencies_for, normalise_postcode
+
+bp = Blueprint("campaign_public", __name__)
+
+
+@dataclass(frozen=True)
+class SendOption:
+    network: Network
+    text: str
+    length: int
+    limit: int | None
+    url: str  # our redirect endpoint, which counts the click
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="send-link")
+
+
+def _published_or_404(slug: str) -> Campaign:
+    """The campaign; a draft only for its own organisation's staff (a preview), 404 for anyone else."""
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        abort(404)
+    if campaign.status is CampaignStatus.DRAFT and not (
+        current_user.is_authenticated and current_user.organisation_id == campaign.organisation_id
+    ):
+        abort(404)
+    g.page_language = campaign.language
+    return campaign
+
+
+@bp.route("/")
+def home() -> str:
+    campaigns = db.session.scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.LIVE).order_by(Campaign.published_at.desc()).limit(50)
+    ).all()
+    return render_template("campaign/home.html", campaigns=campaigns)
+
+
+def _postcode_mode(campaign: Campaign) -> bool:
+    """Ask for a postcode when the map is loaded and the campaign aims at deputies with constituencies (one query).
+
+    The map leads to deputies' constituencies: senators or ministers carrying codes do not count.
+    """
+    with_constituency = (
+        select(CampaignTarget.recipient_id)
+        .join(Recipient, Recipient.id == CampaignTarget.recipient_id)
+        .where(
+            CampaignTarget.campaign_id == campaign.id,
+            Recipient.role == TargetRole.DEPUTY,
+            Recipient.constituency_code != "",
+        )
+    )
+    return bool(db.session.scalar(select(and_(exists(select(PostcodeArea.postcode)), exists(with_constituency)))))
+
+
+def _constituency_choices(campaign: Campaign, codes: list[str]) -> list[tuple[str, Recipient | None]]:
+    deputies = {
+        r.constituency_code: r
+        for r in db.session.scalars(
+            select(Recipient)
+            .join(CampaignTarget, CampaignTarget.recipient_id == Recipient.id)
+            .where(CampaignTarget.campaign_id == campaign.id, Recipient.constituency_code.in_(codes))
+        )
+    }
+    return [(code, deputies.get(code)) for code in codes]
+
+
+def _send_options(campaign: Campaign, target: CampaignTarget, variant: Variant) -> list[SendOption]:
+    recipient = target.recipient
+    context = target_context(recipient, campaign.language)
+    token = _serializer().dumps([campaign.id, recipient.id, variant.id])
+    options = []
+    for network in campaign.enabled_networks:
+        if not recipient.handle(network):
+            continue
+        try:
+            text = campaign_text(campaign, variant.body, context, network)
+        except RenderError:
+            continue
+        measured = check_length(network, text)
+        if not measured.ok:  # the organiser's checks prevent this; never offer a text the network refuses
+            continue
+        url = url_for(".send", slug=campaign.slug, network=network.value, token=token)
+        options.append(SendOption(network, text, measured.length, measured.limit, url))
+    return options
+
+
+@bp.route("/c/<slug>")
+def campaign_page(slug: str) -> str:
+    campaign = _published_or_404(slug)
+    if campaign.status is not CampaignStatus.LIVE and campaign.status is not CampaignStatus.DRAFT:
+        return render_template("campaign/closed.html", campaign=campaign)
+    visit = Visit(campaign.id)
+    postcode_mode = _postcode_mode(campaign)
+    postcode = normalise_postcode(request.args.get("cp", ""))[:10]
+    chosen_code = request.args.get("circ", "")
+    postcode_error = choices = None
+    codes: list[str] = []
+    if postcode_mode and postcode:
+        codes = constituencies_for(postcode)
+        if not codes:
+            postcode_error = _(
+                "We do not know the postcode %(postcode)s. Check it, or write to the target below.", postcode=postcode
+            )
+        elif len(codes) > 1 and chosen_code not in codes:
+            choices = _constituency_choices(campaign, codes)
+        else:
+            codes = [chosen_code] if chosen_code in codes else codes
+    target = None
+    if codes and not choices:
+        target = pick_target(campaign, constituency_codes=codes)
+        if target is None:
+            postcode_error = _(
+                "Your deputy is not among this campaign's targets. Here is another one who needs to hear it."
+            )
+    if target is None and visit.current is not None and visit.current not in visit.seen:
+        target = db.session.get(CampaignTarget, (campaign.id, visit.current))
+    if target is None:
+        target = pick_target(campaign, exclude=visit.seen)
+    variant = next_variant(active_variants(campaign), target) if target else None
+    options = _send_options(campaign, target, variant) if target and variant else []
+    if target is not None:
+        visit.show(target.recipient_id)
+    return render_template(
+        "campaign/page.html",
+        campaign=campaign,
+        target=target.recipient if target else None,
+        options=options,
+        postcode_mode=postcode_mode,
+        postcode=postcode,
+        postcode_error=postcode_error,
+        choices=choices,
+        written=visit.sent_count,
+        mastodon_instance=session.get("mastodon"),
+    )
+
+
+@bp.route("/c/<slug>/another")
+def another(slug: str) -> Response:
+    """Write to another target: this one is not offered again in this visit."""
+    campaign = _published_or_404(slug)
+    Visit(campaign.id).skip()
+    return redirect(url_for(".campaign_page", slug=campaign.slug))
+
+
+@bp.route("/c/<slug>/send/<network>/<token>")
+def send(slug: str, network: str, token: str) -> Response:
+    """Count the click, then hand over to the network's own composer (works without JavaScript)."""
+    campaign = _published_or_404(slug)
+    if campaign.status is not CampaignStatus.LIVE:
+        flash(_("This campaign is not taking messages at the moment."), "error")
+        return redirect(url_for(".campaign_page", slug=campaign.slug))
+    try:
+        campaign_id, recipient_id, variant_id = _serializer().loads(token)
+        chosen = Network(network)
+    except (BadSignature, ValueError, TypeError):
+        abort(404)
+    target = db.session.get(CampaignTarget, (campaign.id, recipient_id)) if campaign_id == campaign.id else None
+    variant = db.session.get(Variant, variant_id)
+    if target is None or variant is None or not variant.is_active or chosen not in campaign.enabled_networks:
+        flash(_("This message is no longer offered. Here is the current one."), "error")
+        return redirect(url_for(".campaign_page", slug=campaign.slug))
+    message = db.session.get(Message, variant.message_id)
+    if message is None or message.campaign_id != campaign.id:
+        abort(404)
+    recipient = target.recipient
+    handle = recipient.handle(chosen)
+    instance = session.get("mastodon")
+    if chosen is Network.MASTODON and not instance:
+        return redirect(url_for(".mastodon_instance", slug=campaign.slug, next=request.path))
+    if handle is None:
+        abort(404)
+    text = campaign_text(campaign, variant.body, target_context(recipient, campaign.language), chosen)
+    visit = Visit(campaign.id)
+    if not visit.has_sent(recipient.id, chosen.value):  # a second press on the same button counts once
+        record_action(
+            campaign,
+            recipient_id=recipient.id,
+            variant_id=variant.id,
+            network=chosen,
+            visitor_id=visitor_id(),
+            text=text,
+        )
+        db.session.commit()
+        visit.sent(recipient.id, chosen.value)
+    return redirect(compose_url(chosen, text, instance=instance, to=handle, subject=campaign.title), code=303)
+
+
+@bp.route("/c/<slug>/mastodon", methods=["GET", "POST"])
+def mastodon_instance(slug: str) -> Response | str:
+    """Ask once for the supporter's Mastodon instance; remembered for the visit."""
+    campaign = _published_or_404(slug)
+    next_path = request.values.get("next", "")
+    if not next_path.startswith(f"/c/{campaign.slug}/"):
+        next_path = url_for(".campaign_page", slug=campaign.slug)
+    error = None
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        instance = normalise_instance(request.form.get("instance", ""))
+        if instance:
+            session["mastodon"] = instance
+            return redirect(next_path)
+        error = _("Type the address of your Mastodon server, for example mastodon.social.")
+    return render_template(
+        "campaign/mastodon.html",
+        campaign=campaign,
+        next_path=next_path,
+        error=error,
+        form=form,
+        instance=request.form.get("instance", session.get("mastodon", "")),
+    )
+
+
+@bp.route("/c/<slug>/thanks")
+def thanks(slug: str) -> str:
+    campaign = _published_or_404(slug)
+    visit = Visit(campaign.id)
+    last = db.session.get(Recipient, visit.last_sent) if visit.last_sent else None
+    page_url = url_for(".campaign_page", slug=campaign.slug, _external=True)
+    invitation = _("I just wrote to my representatives: %(title)s. Join in:", title=campaign.title) + " " + page_url
+    share = [
+        (Network.X.label, compose_url(Network.X, invitation)),
+        (Network.BLUESKY.label, compose_url(Network.BLUESKY, invitation)),
+    ]
+    if session.get("mastodon"):
+        share.append((Network.MASTODON.label, compose_url(Network.MASTODON, invitation, instance=session["mastodon"])))
+    share.append((_("E-mail"), f"mailto:?subject={quote(campaign.title)}&body={quote(invitation)}"))
+    return render_template(
+        "campaign/thanks.html",
+        campaign=campaign,
+        last=last,
+        written=visit.sent_count,
+        total=total_actions(campaign),
+        share=share,
+        page_url=page_url,
+    )
