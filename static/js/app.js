@@ -1,0 +1,57 @@
+/* Progressive enhancement only: every page works without this file. */
+(function () {
+  "use strict";
+
+  // After a send button opens the network in a new tab, this tab moves on to the thank-you page.
+  document.querySelectorAll("a.send[data-thanks]").forEach(function (link) {
+    link.addEventListener("click", function () {
+      var thanks = link.getAttribute("data-thanks");
+      window.setTimeout(function () { window.location.assign(thanks); }, 400);
+    });
+  });
+
+  // Live length of each variant on each network, measured by the server's own rules.
+  var form = document.querySelector("form[data-length-url]");
+  if (!form) { return; }
+  var url = form.getAttribute("data-length-url");
+  var token = form.querySelector("input[name=csrf_token]");
+  var timers = new WeakMap();
+
+  function show(box, data) {
+    var out = form.querySelector('.lengths[data-for="' + box.id + '"]');
+    if (!out) { return; }
+    out.textContent = "";
+    (data.lengths || []).forEach(function (item) {
+      var span = document.createElement("span");
+      span.textContent = item.label + " " + item.length + "/" + item.limit + "  ";
+      if (!item.ok) { span.className = "over"; }
+      out.appendChild(span);
+    });
+    (data.problems || []).forEach(function (problem) {
+      var p = document.createElement("span");
+      p.className = "over";
+      p.textContent = " " + problem;
+      out.appendChild(p);
+    });
+  }
+
+  function measure(box) {
+    if (!box.value.trim()) { show(box, {}); return; }
+    fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+      body: JSON.stringify({ text: box.value }),
+      credentials: "same-origin"
+    }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { show(box, data); } })
+      .catch(function () { /* the server checks again on save */ });
+  }
+
+  form.querySelectorAll("textarea.measured").forEach(function (box) {
+    box.addEventListener("input", function () {
+      window.clearTimeout(timers.get(box));
+      timers.set(box, window.setTimeout(function () { measure(box); }, 250));
+    });
+    if (box.value.trim()) { measure(box); }
+  });
+})();
