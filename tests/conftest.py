@@ -1,0 +1,224 @@
+"""Fixtures: an app per test on SQLite, and again on PostgreSQL where it is reachable (always in CI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
+
+from accounts.models import Organisation, Role, User
+from app import create_app
+from campaign.models import Campaign, CampaignStatus
+from campaign.services import change_status, save_campaign, save_message
+from extensions import db
+from recipients.models import Gender, Recipient, TargetRole
+
+CI = os.environ.get("CI") == "true"
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+PASSWORD = "correct horse battery"
+
+
+def _postgres_address() -> tuple[str, int]:
+    url = make_url(POSTGRES_ADMIN_URL)
+    return url.host or "127.0.0.1", url.port or 5432
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(_postgres_address(), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a connection to a host other than this machine."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
+            raise RuntimeError(f"a test tried to reach {address[0]}: tests stay on 127.0.0.1")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this run's own on the local PostgreSQL, dropped at the end."""
+    if not _postgres_reachable():
+        host, port = _postgres_address()
+        if CI:
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {host}:{port}")
+        pytest.skip(f"PostgreSQL not reachable at {host}:{port}")
+    name = f"porte_voix_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_uri(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            "SERVER_NAME": "localhost",
+            "BABEL_DEFAULT_LOCALE": "en",  # messages outside a request; pages pick theirs
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    """An app context for tests that call services directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def make_org(app: Flask) -> Callable[..., Organisation]:
+    def make(name: str = "Collectif Test") -> Organisation:
+        with app.app_context():
+            organisation = Organisation(name=name)
+            db.session.add(organisation)
+            db.session.commit()
+            db.session.refresh(organisation)
+            db.session.expunge(organisation)
+            return organisation
+
+    return make
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    def make(organisation: Organisation, role: Role = Role.ORGANISER, email: str | None = None) -> User:
+        with app.app_context():
+            user = User(
+                organisation_id=organisation.id,
+                email=email or f"{role.value}-{uuid.uuid4().hex[:6]}@test.example",
+                name=role.value.title(),
+                role=role,
+            )
+            user.set_password(PASSWORD)
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+def recipient(organisation_id: int, number: int, **overrides: Any) -> Recipient:
+    values: dict[str, Any] = {
+        "organisation_id": organisation_id,
+        "source": "test",
+        "external_id": f"T{number:03d}",
+        "role": TargetRole.DEPUTY,
+        "first_name": f"Prénom{number}",
+        "last_name": f"Nom{number}",
+        "gender": Gender.FEMALE if number % 2 else Gender.MALE,
+        "group_name": "Groupe A" if number % 2 else "Groupe B",
+        "constituency": f"Circonscription {number}",
+        "constituency_code": f"75{number:02d}",
+        "department": "75",
+        "handle_x": f"depute{number}",
+        "handle_bluesky": f"depute{number}.bsky.social",
+        "handle_mastodon": f"depute{number}@piaille.fr",
+        "email": f"depute{number}@assemblee.test",
+    }
+    values.update(overrides)
+    return Recipient(**values)
+
+
+@pytest.fixture
+def make_campaign(app: Flask) -> Callable[..., Campaign]:
+    """A live campaign with `targets` deputies and `variants` variants; returns it detached."""
+
+    def make(
+        organisation: Organisation,
+        *,
+        targets: int = 3,
+        variants: list[str] | None = None,
+        status: CampaignStatus = CampaignStatus.LIVE,
+        **fields: Any,
+    ) -> Campaign:
+        with app.app_context():
+            db.session.add_all(recipient(organisation.id, n) for n in range(1, targets + 1))
+            db.session.flush()
+            values: dict[str, Any] = {
+                "title": "Pour le Livre blanc",
+                "cause": "Une cause.\n\nDeux paragraphes.",
+                "language": "fr",
+                "hashtags": "LivreBlanc",
+                "link": "https://example.org/livre-blanc",
+            }
+            values.update(fields)
+            campaign = save_campaign(Campaign(organisation_id=organisation.id), **values)
+            bodies = variants or ["{handle} {salutation}, lisez {link} {hashtags}", "Bonjour {name}, {link}"]
+            save_message(campaign, None, label="Principal", bodies=bodies)
+            if status is not CampaignStatus.DRAFT:
+                change_status(campaign, CampaignStatus.LIVE)
+            if status in (CampaignStatus.PAUSED, CampaignStatus.ENDED):
+                change_status(campaign, status)
+            db.session.commit()
+            db.session.refresh(campaign)
+            db.session.expunge(campaign)
+            return campaign
+
+    return make
+
+
+def login(client: FlaskClient, user: User) -> None:
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per missing service (PostgreSQL, Chromium), however many tests it skipped."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"{reason}: {count} test(s) skipped")

@@ -1,0 +1,98 @@
+"""Rendering: placeholders, handles per network, hashtags, salutations."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign.rendering import RenderError, TargetContext, format_hashtags, render, unknown_placeholders
+from channels import Network
+from recipients.models import Gender, TargetRole
+from recipients.salutations import salutation
+
+TARGET = TargetContext(
+    name="Héloïse Martin",
+    salutation="Madame la Députée",
+    title="Députée",
+    constituency="Paris (1re)",
+    handles={Network.X: "HMartin", Network.BLUESKY: "hmartin.bsky.social", Network.MASTODON: "hm@piaille.fr"},
+)
+TEMPLATE = "{handle} {salutation}, lisez {link} {hashtags}"
+
+
+@pytest.mark.parametrize(
+    ("network", "mention"),
+    [(Network.X, "@HMartin"), (Network.BLUESKY, "@hmartin.bsky.social"), (Network.MASTODON, "@hm@piaille.fr")],
+)
+def test_handle_is_the_targets_on_that_network(network: Network, mention: str) -> None:
+    text = render(TEMPLATE, TARGET, network, hashtags="LivreBlanc, #ESS", link="https://ex.org/x")
+    assert text == f"{mention} Madame la Députée, lisez https://ex.org/x #LivreBlanc #ESS"
+
+
+def test_every_placeholder() -> None:
+    text = render("{name} · {title} · {constituency}", TARGET, Network.X)
+    assert text == "Héloïse Martin · Députée · Paris (1re)"
+
+
+def test_empty_values_leave_no_stray_spaces() -> None:
+    assert render("Bonjour {name} {hashtags}, merci {link}.", TARGET, Network.X) == "Bonjour Héloïse Martin, merci."
+
+
+def test_line_breaks_are_kept() -> None:
+    assert render("{salutation},\n\nmerci.", TARGET, Network.X) == "Madame la Députée,\n\nmerci."
+
+
+def test_unknown_placeholder_is_named() -> None:
+    assert unknown_placeholders("{hanlde} {name} {hanlde} {foo}") == ["hanlde", "foo"]
+    with pytest.raises(RenderError, match="hanlde"):
+        render("{hanlde}", TARGET, Network.X)
+
+
+def test_braces_that_are_not_placeholders_stay() -> None:
+    assert unknown_placeholders("{ a } {} {{") == []
+
+
+def test_missing_handle_is_an_error_not_an_empty_mention() -> None:
+    with pytest.raises(RenderError, match="E-mail|email"):
+        render("{handle}", TargetContext(name="A", salutation="B"), Network.EMAIL)
+    with pytest.raises(RenderError, match="X"):
+        render("{handle}", TargetContext(name="A", salutation="B"), Network.X)
+
+
+def test_html_is_left_as_text() -> None:
+    target = TargetContext(name="<script>alert(1)</script>", salutation="x")
+    assert render("{name}", target, Network.X) == "<script>alert(1)</script>"  # escaping is the template's job
+
+
+def test_hashtags() -> None:
+    assert format_hashtags(" #ESS, LivreBlanc;ESS  climat ") == "#ESS #LivreBlanc #climat"
+    assert format_hashtags("") == ""
+
+
+@pytest.mark.parametrize(
+    ("role", "gender", "language", "expected"),
+    [
+        (TargetRole.DEPUTY, Gender.FEMALE, "fr", "Madame la Députée"),
+        (TargetRole.DEPUTY, Gender.MALE, "fr", "Monsieur le Député"),
+        (TargetRole.SENATOR, Gender.FEMALE, "fr", "Madame la Sénatrice"),
+        (TargetRole.MINISTER, Gender.MALE, "fr", "Monsieur le Ministre"),
+        (TargetRole.DEPUTY, None, "fr", "Madame, Monsieur"),
+        (TargetRole.SENATOR, Gender.MALE, "en", "Dear Senator Smith"),
+        (TargetRole.REPRESENTATIVE, Gender.FEMALE, "en", "Dear Representative Smith"),
+    ],
+)
+def test_salutation(role: TargetRole, gender: Gender | None, language: str, expected: str) -> None:
+    assert salutation(role=role, gender=gender, language=language, first_name="Jo", last_name="Smith") == expected
+
+
+def test_salutation_override_wins() -> None:
+    assert (
+        salutation(
+            role=TargetRole.DEPUTY,
+            gender=Gender.FEMALE,
+            language="fr",
+            first_name="",
+            last_name="X",
+            override="Chère Présidente",
+        )
+        == "Chère Présidente"
+    )
