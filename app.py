@@ -52,14 +52,20 @@ def register_blueprints(app: Flask) -> None:
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_public import bp as campaign_public_bp
     from errors import register_error_handlers
+    from recipients import labels as recipient_labels
     from recipients.views import bp as recipients_bp
+    from recipients.views_import import bp as recipient_imports_bp
+    from recipients.views_lists import bp as recipient_lists_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(campaign_public_bp)
     app.register_blueprint(recipients_bp)
+    app.register_blueprint(recipient_imports_bp)
+    app.register_blueprint(recipient_lists_bp)
     register_error_handlers(app)
     labels.init_app(app)
+    recipient_labels.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

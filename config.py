@@ -69,7 +69,7 @@ class Config:
     SESSION_COOKIE_SECURE: bool = False
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
-    MAX_CONTENT_LENGTH: int = 5 * 1024 * 1024
+    MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT: int | None = None
     LOG_LEVEL: str = "INFO"
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None
@@ -95,7 +95,7 @@ class Config:
             INSTANCE_PATH=str(instance),
             BABEL_DEFAULT_LOCALE=locale,
             SESSION_COOKIE_SECURE=_bool(environ.get("SESSION_COOKIE_SECURE"), False),
-            MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 5 * 1024 * 1024),
+            MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         )

@@ -17,7 +17,7 @@ from campaign.models import Campaign, CampaignStatus
 from campaign.services import change_status, save_campaign, save_message
 from extensions import db
 from recipients.models import Gender, Recipient, TargetRole
-from recipients.services import has_postcode_data, replace_postcodes
+from recipients.postcodes import has_postcode_data, replace_postcodes
 
 ORGANISATION = "Collectif Démo"
 SLUG = "livre-blanc-demo"

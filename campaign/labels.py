@@ -6,7 +6,6 @@ from flask import Flask
 from flask_babel import gettext as _
 
 from campaign.models import CampaignStatus
-from recipients.labels import role_label
 
 
 def status_label(status: CampaignStatus) -> str:
@@ -25,5 +24,4 @@ def paragraphs(text: str) -> list[str]:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(status_label)
-    app.add_template_global(role_label)
     app.add_template_filter(paragraphs)

@@ -22,7 +22,7 @@ from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
 from extensions import db
 from recipients.models import PostcodeArea, Recipient, TargetRole
-from recipients.services import constituencies_for, normalise_postcode
+from recipients.postcodes import constituencies_for, normalise_postcode
 
 bp = Blueprint("campaign_public", __name__)
 

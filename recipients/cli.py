@@ -1,63 +1,156 @@
-"""`flask recipients …`: import targets and postcode data."""
+"""`flask recipients …`: import targets and the postcode map, check constituency coverage."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from accounts.models import Organisation
 from extensions import db
-from recipients.importer import import_targets
-from recipients.services import replace_postcodes
+from recipients.coverage import constituency_coverage
+from recipients.formats import Problem, registry
+from recipients.importer import ImportReport, apply_import, read_file
+from recipients.postcodes import import_postcodes
 
 recipients_cli = AppGroup("recipients", help="Import targets and postcode data.")
+
+
+def _organisation(name: str) -> Organisation:
+    org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        raise click.ClickException(f"no organisation named {name!r}")
+    return org
+
+
+def _echo_problems(label: str, problems: list[Problem]) -> None:
+    for problem in problems:
+        where = problem.where or "file"
+        column = f", {problem.field}" if problem.field else ""
+        kind = "error" if problem.is_error else "warning"
+        click.echo(f"{label}: {where}{column}: {kind}: {problem.message}", err=True)
+
+
+def _summary(report: ImportReport) -> str:
+    verb = "would be" if report.dry_run else "were"
+    text = (
+        f"{report.rows} rows: {report.created} {verb} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.retired} retired"
+    )
+    return text + (f", {report.skipped} skipped." if report.skipped else ".")
 
 
 @recipients_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--organisation", required=True, help="The organisation that owns the targets.")
-@click.option("--source", default="csv", show_default=True, help="Source name; re-imports match on it.")
-@click.option("--list", "list_name", default="", help="Add the targets to this list (created if new).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["auto", *registry()]),
+    default="auto",
+    show_default=True,
+    help="The file's format; auto detects it.",
+)
+@click.option("--source", default="", help="Source name; re-imports match on it. Default: the format's.")
+@click.option("--list", "list_name", default="", help="Add the targets to this static list (created if new).")
+@click.option("--social", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="US social-media YAML.")
+@click.option("--mapping", "mapping_json", default="", help='For --format mapped-csv: {"column": "field", …}.')
+@click.option("--role", default="", help="For --format mapped-csv without a role column: every row's role.")
+@click.option("--keep-missing", is_flag=True, help="Do not retire targets of this source that the file lacks.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
-def import_command(path: Path, organisation: str, source: str, list_name: str, dry_run: bool) -> None:
-    """Import targets from a CSV in the project's layout (see README). All rows or none."""
-    org = db.session.scalar(select(Organisation).where(Organisation.name == organisation))
-    if org is None:
-        raise click.ClickException(f"no organisation named {organisation!r}")
-    report = import_targets(org.id, path.read_bytes(), source=source, list_name=list_name, dry_run=dry_run)
+def import_command(
+    path: Path,
+    organisation: str,
+    file_format: str,
+    source: str,
+    list_name: str,
+    social: Path | None,
+    mapping_json: str,
+    role: str,
+    keep_missing: bool,
+    dry_run: bool,
+) -> None:
+    """Import targets from a file in any format the importer reads. All rows or none."""
+    org = _organisation(organisation)
+    options: dict[str, object] = {}
+    if mapping_json:
+        try:
+            options["mapping"] = json.loads(mapping_json)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"--mapping is not JSON: {exc}") from exc
+    if role:
+        options["role"] = role
+    parsed = read_file(
+        path.read_bytes(),
+        file_format=file_format,
+        filename=path.name,
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        extra=social.read_bytes() if social else b"",
+        options=options,
+    )
+    chosen = registry().get(parsed.file_format)
+    stderr = sys.stderr
+    total = max(len(parsed.rows), 1)
+    label = f"Checking {path.name}"
+    with click.progressbar(length=total, label=label, file=stderr) as bar:
+        done = 0
+
+        def advance(processed: int, total: int) -> None:
+            nonlocal done
+            bar.update(processed - done)
+            done = processed
+
+        report = apply_import(
+            org.id,
+            parsed,
+            source=source.strip() or (chosen.default_source if chosen else "csv"),
+            file_format=parsed.file_format,
+            list_name=list_name,
+            dry_run=dry_run,
+            retire=not keep_missing and not (chosen and chosen.enrich),
+            progress=advance,
+        )
+    _echo_problems(path.name, report.problems)
     if not report.ok:
         db.session.rollback()
-        for error in report.errors:
-            where = f"line {error.line}" if error.line else "file"
-            column = f", column {error.column}" if error.column else ""
-            click.echo(f"{path.name}: {where}{column}: {error.message}", err=True)
-        raise click.ClickException(f"{len(report.errors)} error(s); nothing was imported")
+        raise click.ClickException(f"{report.error_count} error(s); nothing was imported")
     if dry_run:
         db.session.rollback()
     else:
         db.session.commit()
-    verb = "would be" if dry_run else "were"
-    click.echo(
-        f"{report.rows} rows: {report.created} {verb} created, {report.updated} updated, {report.unchanged} unchanged."
-    )
+    click.echo(f"{path.name} ({parsed.file_format}, {parsed.encoding}): {_summary(report)}")
 
 
 @recipients_cli.command("import-postcodes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_postcodes_command(path: Path) -> None:
-    """Replace the postcode map with a JSON file {"75001": ["7501"], …}."""
-    try:
-        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{path.name}: not a JSON file: {exc}") from exc
-    if not isinstance(mapping, dict) or not all(
-        isinstance(codes, list) and all(isinstance(code, str) for code in codes) for codes in mapping.values()
-    ):
-        raise click.ClickException(f"{path.name}: expected an object of postcode → list of constituency codes")
-    rows = replace_postcodes(mapping)
-    db.session.commit()
-    click.echo(f"{len(mapping)} postcodes, {rows} postcode-constituency pairs.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def import_postcodes_command(path: Path, dry_run: bool) -> None:
+    """Replace the postcode map with a JSON file {"75001": ["7501"], …} (Z-codes understood)."""
+    report = import_postcodes(path.read_bytes(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"], dry_run=dry_run)
+    if not report.ok:
+        _echo_problems(path.name, report.problems)
+        raise click.ClickException(f"{len(report.problems)} error(s); nothing was loaded")
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    click.echo(
+        f"{report.postcodes} postcodes, {report.pairs} postcode-constituency pairs, {report.spanning} spanning several."
+    )
+
+
+@recipients_cli.command("coverage")
+@click.option("--organisation", required=True)
+def coverage_command(organisation: str) -> None:
+    """Say which constituencies of the postcode map have no active deputy, or several."""
+    coverage = constituency_coverage(_organisation(organisation).id)
+    click.echo(f"{coverage.resolved} of {coverage.constituencies} constituencies have exactly one active deputy.")
+    if coverage.vacant:
+        click.echo("Without a deputy: " + ", ".join(coverage.vacant))
+    for code, names in coverage.shared.items():
+        click.echo(f"Several deputies on {code}: {', '.join(names)}")

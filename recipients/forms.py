@@ -3,46 +3,98 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import Length, Optional, Regexp
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from channels import Network
 from recipients.labels import role_label
 from recipients.models import TargetRole
 
 
-def role_choices() -> list[tuple[str, str]]:
-    return [("", str(_l("Any role")))] + [(role.value, role_label(role)) for role in TargetRole]
+def role_choices(blank: str | None = None) -> list[tuple[str, str]]:
+    return [("", blank or str(_l("Any role")))] + [(role.value, role_label(role)) for role in TargetRole]
 
 
 def network_choices(blank: str) -> list[tuple[str, str]]:
     return [("", blank)] + [(network.value, network.label) for network in Network]
 
 
+def activity_choices() -> list[tuple[str, str]]:
+    return [("active", str(_l("Active"))), ("inactive", str(_l("Retired"))), ("all", str(_l("Active and retired")))]
+
+
 class ImportForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))])
+    file_format = SelectField(_l("Format"), choices=[], default="auto")
+    extra_file = FileField(
+        _l("Second file (optional)"),
+        description=_l("For the US congress-legislators roster: its social-media YAML, joined on the bioguide id."),
+    )
     source = StringField(
         _l("Source name"),
-        default="csv",
-        description=_l("Targets are matched on this name and their external id: re-importing updates them."),
-        validators=[Length(min=1, max=64), Regexp(r"^[\w.\-]+$", message=_l("Letters, digits, dots and dashes only."))],
+        description=_l(
+            "Targets are matched on this name and their id: importing a newer file of the same source updates "
+            "them. Leave empty for the format's usual name."
+        ),
+        validators=[
+            Optional(),
+            Length(max=64),
+            Regexp(r"^[\w.\-]+$", message=_l("Letters, digits, dots and dashes only.")),
+        ],
     )
-    list_name = StringField(_l("Add to the list"), validators=[Optional(), Length(max=200)])
-    dry_run = BooleanField(_l("Check only, import nothing"))
+    list_name = StringField(_l("Add to the static list"), validators=[Optional(), Length(max=200)])
+    retire = BooleanField(
+        _l("Retire the targets of this source that the file no longer holds"),
+        default=True,
+        description=_l("They are kept, inactive, with their history. Files of handles never retire anyone."),
+    )
+
+
+class PostcodeForm(FlaskForm):
+    file = FileField(_l("Postcode map (JSON)"), validators=[FileRequired(_l("Choose a file."))])
 
 
 class _FilterFields:
     recipient_list = SelectField(_l("List"), choices=[], validate_choice=False)
     role = SelectField(_l("Role"), choices=[], validate_choice=False)
+    chamber = SelectField(_l("Chamber"), choices=[], validate_choice=False)
     group = SelectField(_l("Group"), choices=[], validate_choice=False)
     department = SelectField(_l("Department"), choices=[], validate_choice=False)
+    committee = SelectField(_l("Committee"), choices=[], validate_choice=False)
     network = SelectField(_l("Has an address on"), choices=[], validate_choice=False)
 
 
 class FilterForm(_FilterFields, FlaskForm):
+    activity = SelectField(_l("Status"), choices=[], validate_choice=False, default="active")
+
     class Meta:
         csrf = False  # a GET search form
 
 
 class TargetFilterForm(_FilterFields, FlaskForm):
     """The same filters, saved on a campaign (a POST, so with CSRF)."""
+
+
+class ListForm(_FilterFields, FlaskForm):
+    """A list's name, and for a dynamic list its filters (the `recipient_list` field is unused)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(_l("A list needs a name.")), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    is_dynamic = BooleanField(
+        _l("Dynamic: the members are whoever passes the filters below, today"),
+        description=_l("A static list keeps the members you add; a dynamic one follows every import."),
+    )
+    activity = SelectField(_l("Status"), choices=[], validate_choice=False, default="active")
+
+
+class AddToListForm(FlaskForm):
+    target_list = SelectField(_l("Add every target shown to the list"), choices=[], validate_choice=False)
+
+
+class TargetForm(FlaskForm):
+    salutation = StringField(
+        _l("Salutation"),
+        description=_l("Leave empty to use the usual one for the role, gender and language (shown above)."),
+        validators=[Optional(), Length(max=200)],
+    )
+    is_active = BooleanField(_l("Active (offered to campaigns)"))

@@ -1,234 +1,357 @@
-"""Import targets from a CSV in the project's own column layout (README: "Target CSV layout").
+"""Bring a file's targets in: read, check every row, then upsert all of them or none.
 
-All or nothing: every row is checked first; one bad row means nothing is written and the report
-names each bad row and field. A second import of the same file changes nothing (upsert by
-organisation, source and external id).
+Re-import is an update: targets match on (organisation, source, external id). A second import of
+the same file changes nothing; a newer one reports what was created, which fields changed, what
+stayed the same, and who was retired (kept inactive, never deleted, so their history stays).
+Writes are bulk statements, so 50,000 rows stay a few seconds.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
-from channels import Network, normalise_handle
+from database import utcnow
 from extensions import db
-from recipients.models import Gender, Recipient, RecipientList, TargetRole
+from recipients.formats import FIELDS, Parsed, Problem, TargetRow, registry
+from recipients.formats.detect import detect
+from recipients.models import Gender, Recipient, RecipientList, TargetRole, recipient_list_member
+from recipients.reading import FileProblem, check_size, decode
 
-COLUMNS = (
-    "external_id",
-    "role",
-    "last_name",
-    "first_name",
-    "title",
-    "gender",
-    "group",
-    "constituency",
-    "constituency_code",
-    "department",
-    "committees",
-    "x",
-    "bluesky",
-    "mastodon",
-    "email",
-    "salutation",
-)
-REQUIRED = ("external_id", "role", "last_name")
-GENDERS = {
-    "f": Gender.FEMALE,
-    "female": Gender.FEMALE,
-    "femme": Gender.FEMALE,
-    "m": Gender.MALE,
-    "h": Gender.MALE,
-    "male": Gender.MALE,
-    "homme": Gender.MALE,
+Progress = Callable[[int, int], None]
+DETAIL_LIMIT = 200  # names kept per list in a report; the counts stay exact
+PROBLEM_LIMIT = 500
+PROGRESS_EVERY = 500
+DEFAULTS: dict[str, Any] = {
+    "title": "",
+    "chamber": "",
+    "first_name": "",
+    "gender": None,
+    "group_name": "",
+    "constituency": "",
+    "constituency_code": "",
+    "department": "",
+    "committees": [],
+    "handle_x": None,
+    "handle_bluesky": None,
+    "handle_mastodon": None,
+    "email": None,
+    "salutation": "",
+    "is_active": True,
 }
-HANDLE_FIELDS = {"x": Network.X, "bluesky": Network.BLUESKY, "mastodon": Network.MASTODON, "email": Network.EMAIL}
-ATTRIBUTE_OF = {"group": "group_name", "x": "handle_x", "bluesky": "handle_bluesky", "mastodon": "handle_mastodon"}
-MAX_FIELD = {
-    "external_id": 128,
-    "last_name": 100,
-    "first_name": 100,
-    "title": 200,
-    "group": 200,
-    "constituency": 200,
-    "constituency_code": 16,
-    "department": 8,
-    "salutation": 200,
-}
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int  # the line in the file, header = 1; 0 for the file as a whole
-    column: str
-    message: str
 
 
 @dataclass
 class ImportReport:
+    """What an import did, or would do in a dry run. Serialises to JSON for the import page."""
+
+    file_format: str = ""
+    encoding: str = "utf-8"
+    dry_run: bool = False
     rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    retired: int = 0
+    skipped: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    error_count: int = 0
+    warning_count: int = 0
+    created_names: list[str] = field(default_factory=list)
+    updated_fields: list[tuple[str, list[str]]] = field(default_factory=list)
+    retired_names: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return self.error_count == 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            if problem.is_error:
+                self.error_count += 1
+            else:
+                self.warning_count += 1
+        # Errors first: with thousands of warnings, the errors must still be shown.
+        ordered = sorted(problems, key=lambda p: not p.is_error)
+        self.problems.extend(ordered[: max(0, PROBLEM_LIMIT - len(self.problems))])
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "problems"}
+        data["problems"] = [p.as_dict() for p in self.problems]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
+        values = {key: data[key] for key in cls.__dataclass_fields__ if key in data and key != "problems"}
+        report = cls(**values)
+        report.problems = [Problem(**p) for p in data.get("problems", [])]
+        report.updated_fields = [(name, list(fields)) for name, fields in report.updated_fields]
+        return report
 
 
-def _decode(data: bytes) -> str:
+def read_file(
+    data: bytes,
+    *,
+    file_format: str = "auto",
+    filename: str = "",
+    max_bytes: int,
+    extra: bytes = b"",
+    options: dict[str, Any] | None = None,
+) -> Parsed:
+    """Parse a file in `file_format` ("auto" detects it); a file that cannot be read becomes one error."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(
-            _("line %(line)d: the file is not UTF-8; save it as CSV UTF-8 and import it again", line=line)
-        ) from exc
-
-
-def _parse_row(values: dict[str, str], line: int, errors: list[RowError]) -> dict[str, object] | None:
-    """One row's clean values, or None after adding its errors to `errors`."""
-    before = len(errors)
-    clean: dict[str, object] = {}
-    for column in REQUIRED:
-        if not values.get(column):
-            errors.append(RowError(line, column, _("required")))
-    for column, limit in MAX_FIELD.items():
-        if len(values.get(column, "")) > limit:
-            errors.append(RowError(line, column, _("longer than %(limit)d characters", limit=limit)))
-    role = values.get("role", "").lower()
-    if role:
-        try:
-            clean["role"] = TargetRole(role)
-        except ValueError:
-            choices = ", ".join(r.value for r in TargetRole)
-            message = _("unknown role %(value)s; expected one of %(choices)s", value=repr(role), choices=choices)
-            errors.append(RowError(line, "role", message))
-    gender = values.get("gender", "").lower()
-    if gender and gender not in GENDERS:
-        errors.append(
-            RowError(line, "gender", _("unknown gender %(value)s; expected F, M or empty", value=repr(gender)))
+        check_size(data, max_bytes)
+        decoded = decode(data)
+        extra_text = ""
+        if extra:
+            check_size(extra, max_bytes)
+            extra_text = decode(extra).text
+        key = detect(filename, decoded.text) if file_format == "auto" else file_format
+        formats = registry()
+        if key not in formats:
+            raise FileProblem(_("could not tell this file's format; choose it in the list"))
+        parsed = formats[key].parse(decoded.text, extra=extra_text, **(options or {}))
+        parsed.encoding = decoded.encoding
+        parsed.file_format = key
+        if decoded.encoding == "windows-1252":
+            parsed.problems.insert(
+                0,
+                Problem(
+                    "",
+                    "",
+                    _("the file is not UTF-8: it was read as Windows-1252 (Latin-1); check the accents below"),
+                    is_error=False,
+                ),
+            )
+        return parsed
+    except FileProblem as exc:
+        return Parsed(
+            [], [Problem("", "", str(exc))], frozenset(), file_format="" if file_format == "auto" else file_format
         )
-    clean["gender"] = GENDERS.get(gender)
-    for column, network in HANDLE_FIELDS.items():
-        raw = values.get(column, "")
-        try:
-            clean[ATTRIBUTE_OF.get(column, column)] = normalise_handle(network, raw) if raw else None
-        except ValueError:
-            message = _("not a valid %(network)s address: %(value)s", network=network.label, value=repr(raw))
-            errors.append(RowError(line, column, message))
-    for column in ("external_id", "last_name", "first_name", "title", "group", "constituency", "salutation"):
-        clean[ATTRIBUTE_OF.get(column, column)] = values.get(column, "")
-    clean["constituency_code"] = values.get("constituency_code", "").upper()
-    clean["department"] = values.get("department", "").upper()
-    clean["committees"] = [c.strip() for c in values.get("committees", "").split("|") if c.strip()]
-    return clean if len(errors) == before else None
 
 
-def parse_csv(data: bytes) -> tuple[list[dict[str, object]], list[RowError]]:
-    """Parse and check every row; returns the clean rows and the errors (rows are unusable if any)."""
-    if not data.strip():
-        return [], [RowError(0, "", _("the file is empty"))]
-    try:
-        text = _decode(data)
-    except ValueError as exc:
-        return [], [RowError(0, "", str(exc))]
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = [column for column in REQUIRED if column not in header]
-    if missing:
-        return [], [RowError(1, column, _("required column is missing")) for column in missing]
-    unknown = [name for name in header if name and name not in COLUMNS]
-    if unknown:
-        layout = ", ".join(COLUMNS)
-        return [], [
-            RowError(1, name, _("unknown column; the layout has: %(columns)s", columns=layout)) for name in unknown
-        ]
-    reader.fieldnames = header
-    rows: list[dict[str, object]] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    try:
-        for record in reader:
-            line = reader.line_num
-            if None in record:
-                errors.append(RowError(line, "", _("more fields than the header has")))
-                continue
-            values = {key: (value or "").strip() for key, value in record.items() if key}
-            if not any(values.values()):
-                continue
-            clean = _parse_row(values, line, errors)
-            external_id = values.get("external_id", "")
-            if external_id in seen:
-                errors.append(RowError(line, "external_id", _("duplicate of line %(line)d", line=seen[external_id])))
-                continue
-            seen[external_id] = line
-            if clean is not None:
-                rows.append(clean)
-    except csv.Error as exc:
-        errors.append(RowError(reader.line_num, "", _("unreadable CSV: %(error)s", error=str(exc))))
-    if not rows and not errors:
-        errors.append(RowError(0, "", _("the file has a header but no rows")))
-    return rows, errors
+def _stored(row: tuple[Any, ...], names: list[str]) -> dict[str, Any]:
+    return dict(zip(names, row, strict=True))
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, (Gender, TargetRole)) or isinstance(new, (Gender, TargetRole)):
+        return getattr(old, "value", old) == getattr(new, "value", new)
+    return bool(old == new or (old in (None, "") and new in (None, "")))
+
+
+def apply_import(
+    organisation_id: int,
+    parsed: Parsed,
+    *,
+    source: str,
+    file_format: str = "",
+    list_name: str = "",
+    dry_run: bool = False,
+    retire: bool = True,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Upsert `parsed` into the organisation's targets. Flushes, never commits.
+
+    With any error nothing is written; with `dry_run` the report is computed and nothing is written.
+    `retire` makes targets of `source` that the file no longer holds inactive (a roster's reshuffle);
+    enrichment files never retire.
+    """
+    report = ImportReport(file_format=file_format, encoding=parsed.encoding, dry_run=dry_run, rows=len(parsed.rows))
+    report.add_problems(parsed.problems)
+    if not report.ok or (not parsed.rows and not parsed.problems):
+        if report.ok:
+            report.add_problems([Problem("", "", _("the file holds no targets"))])
+        return report
+    provided = [name for name in FIELDS if name in parsed.fields]
+    columns = [Recipient.id, Recipient.external_id, *(getattr(Recipient, name) for name in provided)]
+    query = select(*columns).where(Recipient.organisation_id == organisation_id)
+    if parsed.enrich:
+        query = query.where(Recipient.external_id.in_({row.external_id for row in parsed.rows}))
+    else:
+        query = query.where(Recipient.source == source)
+    existing: dict[str, list[dict[str, Any]]] = {}
+    for row in db.session.execute(query):
+        stored = _stored(tuple(row), ["id", "external_id", *provided])
+        existing.setdefault(stored["external_id"], []).append(stored)
+
+    now = utcnow()
+    creates: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    kept_ids: list[int] = []
+    total = len(parsed.rows)
+    for index, target in enumerate(parsed.rows, start=1):
+        matches = existing.get(target.external_id, [])
+        active = target.values.get("is_active", True)
+        if not matches:
+            if parsed.enrich or not active:
+                report.skipped += 1
+                if parsed.enrich:
+                    report.add_problems([_unknown_id(target)])
+            else:
+                report.created += 1
+                _keep(report.created_names, target.label)
+                creates.append(
+                    DEFAULTS
+                    | target.values
+                    | {
+                        "organisation_id": organisation_id,
+                        "source": source,
+                        "external_id": target.external_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+        for stored in matches:
+            changed = [
+                name for name in provided if name in target.values and not _same(stored[name], target.values[name])
+            ]
+            if changed:
+                if not active and stored.get("is_active"):
+                    report.retired += 1
+                    _keep(report.retired_names, target.label)
+                else:
+                    report.updated += 1
+                    if len(report.updated_fields) < DETAIL_LIMIT:
+                        report.updated_fields.append((target.label, changed))
+                updates.append(
+                    {"id": stored["id"], "updated_at": now} | {name: target.values[name] for name in changed}
+                )
+            else:
+                report.unchanged += 1
+            if active:
+                kept_ids.append(stored["id"])
+        if progress and (index % PROGRESS_EVERY == 0 or index == total):
+            progress(index, total)
+
+    retired_ids: list[int] = []
+    if retire and not parsed.enrich:
+        in_file = {row.external_id for row in parsed.rows}
+        for external_id, matches in existing.items():
+            for stored in matches:
+                if external_id not in in_file and stored.get("is_active", True):
+                    retired_ids.append(stored["id"])
+                    report.retired += 1
+                    _keep(report.retired_names, external_id)
+    if dry_run:
+        return report
+    _write(organisation_id, creates, updates, retired_ids, kept_ids, list_name, now)
+    return report
+
+
+def _unknown_id(target: TargetRow) -> Problem:
+    return Problem(
+        target.where,
+        "id",
+        _("no target has the id %(id)s; import the roster first", id=target.external_id),
+        is_error=False,
+    )
+
+
+def _keep(names: list[str], name: str) -> None:
+    if len(names) < DETAIL_LIMIT:
+        names.append(name)
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _write(
+    organisation_id: int,
+    creates: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    retired_ids: list[int],
+    kept_ids: list[int],
+    list_name: str,
+    now: Any,
+) -> None:
+    created_ids: list[int] = []
+    for chunk in _chunks(creates, 1000):
+        created_ids.extend(
+            db.session.scalars(insert(Recipient).returning(Recipient.id, sort_by_parameter_order=True), chunk)
+        )
+    by_keys: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for values in updates:
+        by_keys.setdefault(frozenset(values), []).append(values)
+    for group in by_keys.values():
+        for chunk in _chunks(group, 1000):
+            db.session.execute(update(Recipient), chunk)
+    for chunk in _chunks(retired_ids):
+        db.session.execute(
+            update(Recipient).where(Recipient.id.in_(chunk)).values(is_active=False, updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    if list_name.strip():
+        add_to_static_list(organisation_id, list_name.strip(), created_ids + kept_ids)
+    db.session.flush()
+    db.session.expire_all()  # bulk statements bypass the identity map
+
+
+def add_to_static_list(organisation_id: int, name: str, recipient_ids: list[int]) -> RecipientList:
+    """Add targets to the organisation's static list `name`, created if new. Flushes."""
+    target_list = db.session.scalar(
+        select(RecipientList).where(RecipientList.organisation_id == organisation_id, RecipientList.name == name)
+    )
+    if target_list is None:
+        target_list = RecipientList(organisation_id=organisation_id, name=name)
+        db.session.add(target_list)
+        db.session.flush()
+    members = set(
+        db.session.scalars(
+            select(recipient_list_member.c.recipient_id).where(
+                recipient_list_member.c.recipient_list_id == target_list.id
+            )
+        )
+    )
+    new = [
+        {"recipient_list_id": target_list.id, "recipient_id": rid}
+        for rid in dict.fromkeys(recipient_ids)
+        if rid not in members
+    ]
+    for chunk in _chunks(new, 1000):
+        db.session.execute(insert(recipient_list_member), chunk)
+    return target_list
 
 
 def import_targets(
-    organisation_id: int, data: bytes, *, source: str, list_name: str = "", dry_run: bool = False
+    organisation_id: int,
+    data: bytes,
+    *,
+    source: str = "",
+    file_format: str = "auto",
+    filename: str = "",
+    list_name: str = "",
+    dry_run: bool = False,
+    extra: bytes = b"",
+    options: dict[str, Any] | None = None,
+    max_bytes: int = 20 * 1024 * 1024,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Upsert the file's targets and add them to `list_name` (created if new). Flushes, never commits.
-
-    With errors nothing is written; with `dry_run` the report is computed and nothing is written either.
-    """
-    source = source.strip() or "csv"
-    rows, errors = parse_csv(data)
-    report = ImportReport(rows=len(rows), errors=errors)
-    if errors:
-        return report
-    existing = {
-        r.external_id: r
-        for r in db.session.scalars(
-            select(Recipient).where(Recipient.organisation_id == organisation_id, Recipient.source == source)
-        )
-    }
-    imported: list[Recipient] = []
-    for row in rows:
-        recipient = existing.get(str(row["external_id"]))
-        if recipient is None:
-            report.created += 1
-            if not dry_run:
-                recipient = Recipient(organisation_id=organisation_id, source=source, **row)
-                db.session.add(recipient)
-                imported.append(recipient)
-            continue
-        changed = [key for key, value in row.items() if getattr(recipient, key) != value]
-        if changed or not recipient.is_active:
-            report.updated += 1
-            if not dry_run:
-                for key in changed:
-                    setattr(recipient, key, row[key])
-                recipient.is_active = True
-        else:
-            report.unchanged += 1
-        imported.append(recipient)
-    if dry_run:
-        return report
-    if list_name.strip():
-        target_list = db.session.scalar(
-            select(RecipientList).where(
-                RecipientList.organisation_id == organisation_id, RecipientList.name == list_name.strip()
-            )
-        )
-        if target_list is None:
-            target_list = RecipientList(organisation_id=organisation_id, name=list_name.strip())
-            db.session.add(target_list)
-        known = {id(member) for member in target_list.members}
-        target_list.members.extend(r for r in imported if id(r) not in known)
-    db.session.flush()
-    return report
+    """Read and apply one file (the CLI's and the tests' one call). Flushes, never commits."""
+    parsed = read_file(
+        data, file_format=file_format, filename=filename, max_bytes=max_bytes, extra=extra, options=options
+    )
+    chosen = registry().get(parsed.file_format)
+    return apply_import(
+        organisation_id,
+        parsed,
+        source=(source.strip() or (chosen.default_source if chosen else "csv")),
+        file_format=parsed.file_format,
+        list_name=list_name,
+        dry_run=dry_run,
+        retire=not (chosen and chosen.enrich),
+        progress=progress,
+    )

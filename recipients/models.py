@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels import Network
@@ -47,12 +48,13 @@ class Recipient(Model):
     external_id: Mapped[str] = mapped_column(String(128))
     role: Mapped[TargetRole]
     title: Mapped[str] = mapped_column(String(200), default="")
+    chamber: Mapped[str] = mapped_column(String(100), default="")
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[Gender | None]
     group_name: Mapped[str] = mapped_column(String(200), default="")
     constituency: Mapped[str] = mapped_column(String(200), default="")
-    constituency_code: Mapped[str] = mapped_column(String(16), default="")
+    constituency_code: Mapped[str] = mapped_column(String(64), default="")
     department: Mapped[str] = mapped_column(String(8), default="")
     committees: Mapped[list[str]] = mapped_column(JSON, default=list)
     handle_x: Mapped[str | None] = mapped_column(String(64))
@@ -82,12 +84,20 @@ class Recipient(Model):
 
 
 class RecipientList(Model):
+    """A named set of targets shared by an organisation's campaigns.
+
+    A static list holds its members; a dynamic one holds saved filters (`criteria`, the fields of
+    `recipients.services.TargetFilter`) and its members are whoever passes them today.
+    """
+
     __table_args__ = (UniqueConstraint("organisation_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    is_dynamic: Mapped[bool] = mapped_column(default=False)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Recipient]] = relationship(secondary=recipient_list_member, order_by=Recipient.last_name)
@@ -98,3 +108,55 @@ class PostcodeArea(Model):
 
     postcode: Mapped[str] = mapped_column(String(10), primary_key=True)
     constituency_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class ImportState(enum.StrEnum):
+    MAPPING = "mapping"  # a CSV of unknown layout waits for its columns to be mapped
+    CHECKING = "checking"
+    CHECKED = "checked"  # the dry run's report is ready; nothing written yet
+    IMPORTING = "importing"
+    DONE = "done"
+    FAILED = "failed"  # the file has errors, or the job crashed; nothing written
+    DISCARDED = "discarded"
+
+
+class ImportRun(Model):
+    """One file on its way in: dry run first, then the import, both as background jobs with progress.
+
+    The file is kept in the row until the run ends (so any worker can pick it up) and dropped then.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    state: Mapped[ImportState] = mapped_column(default=ImportState.CHECKING)
+    file_format: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    extra_filename: Mapped[str] = mapped_column(String(255), default="")
+    extra_data: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    source: Mapped[str] = mapped_column(String(64))
+    list_name: Mapped[str] = mapped_column(String(200), default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    processed: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in (ImportState.CHECKING, ImportState.IMPORTING)
+
+
+class ImportMapping(Model):
+    """A CSV column mapping saved by an organisation, offered again for files with the same header."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # file column → target field
+    role: Mapped[TargetRole | None]  # for files without a role column
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,10 @@
-"""`{salutation}`: how to address a target, by role, gender and language (a target's own text wins)."""
+"""`{salutation}`: how to address a target, by role, gender and language (a target's own text wins).
+
+French follows protocol: the office, feminised («Madame la Députée», «Madame la Sénatrice»,
+«Madame la Ministre»); English names the office where custom does ("Dear Senator Cantwell",
+"Dear Representative Pelosi") and the person elsewhere ("Dear Ms Afriyie"). Without a known gender,
+French greets both («Madame, Monsieur le Député») and English uses the full name.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ _FR: dict[TargetRole, tuple[str, str]] = {  # (female, male)
     TargetRole.MINISTER: ("Madame la Ministre", "Monsieur le Ministre"),
     TargetRole.MEP: ("Madame la Députée européenne", "Monsieur le Député européen"),
     TargetRole.REPRESENTATIVE: ("Madame la Représentante", "Monsieur le Représentant"),
+    TargetRole.OTHER: ("Madame", "Monsieur"),
 }
-_EN: dict[TargetRole, str] = {
-    TargetRole.DEPUTY: "Dear {name}",
+_EN_OFFICE = {
     TargetRole.SENATOR: "Dear Senator {last}",
-    TargetRole.MINISTER: "Dear Minister",
-    TargetRole.MEP: "Dear {name}",
     TargetRole.REPRESENTATIVE: "Dear Representative {last}",
+    TargetRole.MINISTER: "Dear Minister {last}",
 }
+_EN_PERSON = {Gender.FEMALE: "Dear Ms {last}", Gender.MALE: "Dear Mr {last}", None: "Dear {name}"}
 
 
 def salutation(
@@ -27,9 +33,13 @@ def salutation(
     if override.strip():
         return override.strip()
     name = f"{first_name} {last_name}".strip()
+    last = last_name or name
     if language == "fr":
-        pair = _FR.get(role)
-        if pair is None or gender is None:
-            return "Madame, Monsieur"
-        return pair[0] if gender is Gender.FEMALE else pair[1]
-    return _EN.get(role, "Dear {name}").format(name=name, last=last_name or name)
+        female, male = _FR[role]
+        if gender is Gender.FEMALE:
+            return female
+        if gender is Gender.MALE:
+            return male
+        return "Madame, Monsieur" if role is TargetRole.OTHER else f"Madame, {male}"
+    template = _EN_OFFICE.get(role) or _EN_PERSON[gender]
+    return template.format(name=name, last=last)

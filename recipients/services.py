@@ -1,14 +1,16 @@
-"""Target selection by list and filters, lists, and the postcode lookup."""
+"""Target selection by list and filters, and the counts that lists and campaigns show."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, String, case, cast, func, select
 
 from channels import Network
 from extensions import db
-from recipients.models import PostcodeArea, Recipient, RecipientList, TargetRole, recipient_list_member
+from recipients.models import Recipient, RecipientList, TargetRole, recipient_list_member
 
 HANDLE_COLUMNS = {
     Network.X: Recipient.handle_x,
@@ -16,36 +18,106 @@ HANDLE_COLUMNS = {
     Network.MASTODON: Recipient.handle_mastodon,
     Network.EMAIL: Recipient.email,
 }
+ACTIVITY = ("active", "inactive", "all")
 
 
 @dataclass(frozen=True)
 class TargetFilter:
-    """Which of an organisation's targets a campaign aims at. Empty fields do not filter."""
+    """Which of an organisation's targets a campaign or a dynamic list aims at. Empty fields do not filter."""
 
     recipient_list_id: int | None = None
     role: TargetRole | None = None
+    chamber: str = ""
     group_name: str = ""
     department: str = ""
+    committee: str = ""
     network: Network | None = None
+    activity: str = "active"  # a campaign always asks for "active"
+
+    def criteria(self) -> dict[str, Any]:
+        """The filter as a dynamic list stores it (JSON), without the list and without empty fields."""
+        data = asdict(self)
+        data.pop("recipient_list_id")
+        data["role"] = self.role.value if self.role else None
+        data["network"] = self.network.value if self.network else None
+        return {key: value for key, value in data.items() if value not in (None, "")}
+
+    @classmethod
+    def from_criteria(cls, data: dict[str, Any]) -> TargetFilter:
+        """A stored filter; values that no longer mean anything (an unknown role) are dropped."""
+        role = str(data.get("role") or "")
+        network = str(data.get("network") or "")
+        activity = str(data.get("activity") or "")
+        return cls(
+            role=TargetRole(role) if role in TargetRole._value2member_map_ else None,
+            chamber=str(data.get("chamber") or ""),
+            group_name=str(data.get("group_name") or ""),
+            department=str(data.get("department") or ""),
+            committee=str(data.get("committee") or ""),
+            network=Network(network) if network in Network._value2member_map_ else None,
+            activity=activity if activity in ACTIVITY else "active",
+        )
+
+
+def committee_clause(name: str) -> Any:
+    """`committees` (a JSON list) holds `name` exactly: the same text test on SQLite and PostgreSQL."""
+    needle = json.dumps(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(Recipient.committees, String).like(f"%{needle}%", escape="\\")
+
+
+def _apply(query: Select[tuple[Recipient]], target_filter: TargetFilter) -> Select[tuple[Recipient]]:
+    if target_filter.activity == "active":
+        query = query.where(Recipient.is_active.is_(True))
+    elif target_filter.activity == "inactive":
+        query = query.where(Recipient.is_active.is_(False))
+    if target_filter.role is not None:
+        query = query.where(Recipient.role == target_filter.role)
+    text_filters: tuple[tuple[Any, str], ...] = (
+        (Recipient.chamber, target_filter.chamber),
+        (Recipient.group_name, target_filter.group_name),
+        (Recipient.department, target_filter.department),
+    )
+    for column, value in text_filters:
+        if value:
+            query = query.where(column == value)
+    if target_filter.committee:
+        query = query.where(committee_clause(target_filter.committee))
+    if target_filter.network is not None:
+        handle = HANDLE_COLUMNS[target_filter.network]
+        query = query.where(handle.is_not(None), handle != "")
+    return query
 
 
 def select_targets(organisation_id: int, target_filter: TargetFilter) -> Select[tuple[Recipient]]:
-    """The active targets of an organisation that pass the filter."""
-    query = select(Recipient).where(Recipient.organisation_id == organisation_id, Recipient.is_active.is_(True))
+    """The organisation's targets that pass the filter (and its list: members, or a dynamic list's filters)."""
+    query = select(Recipient).where(Recipient.organisation_id == organisation_id)
     if target_filter.recipient_list_id is not None:
-        query = query.join(recipient_list_member, recipient_list_member.c.recipient_id == Recipient.id).where(
-            recipient_list_member.c.recipient_list_id == target_filter.recipient_list_id
-        )
-    if target_filter.role is not None:
-        query = query.where(Recipient.role == target_filter.role)
-    if target_filter.group_name:
-        query = query.where(Recipient.group_name == target_filter.group_name)
-    if target_filter.department:
-        query = query.where(Recipient.department == target_filter.department)
-    if target_filter.network is not None:
-        column = HANDLE_COLUMNS[target_filter.network]
-        query = query.where(column.is_not(None), column != "")
-    return query
+        target_list = db.session.get(RecipientList, target_filter.recipient_list_id)
+        if target_list is None or target_list.organisation_id != organisation_id:
+            return query.where(Recipient.id.is_(None))
+        if target_list.is_dynamic:
+            query = _apply(query, TargetFilter.from_criteria(target_list.criteria or {}))
+        else:
+            query = query.join(recipient_list_member, recipient_list_member.c.recipient_id == Recipient.id).where(
+                recipient_list_member.c.recipient_list_id == target_list.id
+            )
+    return _apply(query, target_filter)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many targets, and how many of them each network reaches."""
+
+    total: int
+    by_network: dict[Network, int]
+
+
+def reach(organisation_id: int, target_filter: TargetFilter) -> Reach:
+    """Counted in the database, one query, whatever the list's size."""
+    base = select_targets(organisation_id, target_filter).subquery()
+    counts = [func.count(case((func.coalesce(base.c[column.key], "") != "", 1))) for column in HANDLE_COLUMNS.values()]
+    row = db.session.execute(select(func.count(), *counts).select_from(base)).one()
+    return Reach(int(row[0]), {network: int(n) for network, n in zip(HANDLE_COLUMNS, row[1:], strict=True)})
 
 
 def reach_counts(recipients: list[Recipient]) -> dict[Network, int]:
@@ -54,19 +126,11 @@ def reach_counts(recipients: list[Recipient]) -> dict[Network, int]:
 
 
 def organisation_lists(organisation_id: int) -> list[tuple[RecipientList, int]]:
-    """The organisation's lists with their member counts, by name."""
-    count = (
-        select(func.count())
-        .select_from(recipient_list_member)
-        .where(recipient_list_member.c.recipient_list_id == RecipientList.id)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(RecipientList, count)
-        .where(RecipientList.organisation_id == organisation_id)
-        .order_by(RecipientList.name)
-    )
-    return [(row[0], int(row[1])) for row in rows]
+    """The organisation's lists with their current member counts (active targets), by name."""
+    lists = db.session.scalars(
+        select(RecipientList).where(RecipientList.organisation_id == organisation_id).order_by(RecipientList.name)
+    ).all()
+    return [(lst, reach(organisation_id, TargetFilter(recipient_list_id=lst.id)).total) for lst in lists]
 
 
 def distinct_values(organisation_id: int, column: str) -> list[str]:
@@ -81,34 +145,8 @@ def distinct_values(organisation_id: int, column: str) -> list[str]:
     return list(rows)
 
 
-def normalise_postcode(value: str) -> str:
-    return "".join(value.split()).upper()
-
-
-def constituencies_for(postcode: str) -> list[str]:
-    """The constituency codes a postcode spans, sorted; empty when it is unknown."""
-    return list(
-        db.session.scalars(
-            select(PostcodeArea.constituency_code)
-            .where(PostcodeArea.postcode == normalise_postcode(postcode))
-            .order_by(PostcodeArea.constituency_code)
-        )
+def distinct_committees(organisation_id: int) -> list[str]:
+    rows = db.session.scalars(
+        select(Recipient.committees).where(Recipient.organisation_id == organisation_id, Recipient.is_active.is_(True))
     )
-
-
-def has_postcode_data() -> bool:
-    return db.session.scalar(select(PostcodeArea.postcode).limit(1)) is not None
-
-
-def replace_postcodes(mapping: dict[str, list[str]]) -> int:
-    """Replace the postcode map with `mapping`; returns the number of (postcode, constituency) rows."""
-    db.session.execute(delete(PostcodeArea))
-    rows = [
-        {"postcode": normalise_postcode(postcode), "constituency_code": code.strip().upper()}
-        for postcode, codes in mapping.items()
-        for code in dict.fromkeys(codes)
-    ]
-    if rows:
-        db.session.execute(insert(PostcodeArea), rows)
-    db.session.flush()
-    return len(rows)
+    return sorted({name for committees in rows for name in (committees or [])})

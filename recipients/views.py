@@ -1,44 +1,89 @@
-"""The organisation's targets: browse with filters, import a CSV."""
+"""The organisation's targets: browse with filters, edit one, load the postcode map."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from accounts.permissions import current_organisation_id, editor_required
 from channels import Network
 from extensions import db
-from recipients.forms import FilterForm, ImportForm, TargetFilterForm, network_choices, role_choices
-from recipients.importer import COLUMNS, import_targets
-from recipients.models import TargetRole
-from recipients.services import TargetFilter, distinct_values, organisation_lists, select_targets
+from recipients.coverage import constituency_coverage
+from recipients.forms import (
+    AddToListForm,
+    FilterForm,
+    ListForm,
+    PostcodeForm,
+    TargetFilterForm,
+    TargetForm,
+    activity_choices,
+    network_choices,
+    role_choices,
+)
+from recipients.lists import ListError, add_filtered, find_list
+from recipients.models import Recipient, TargetRole
+from recipients.postcodes import import_postcodes
+from recipients.salutations import salutation
+from recipients.services import (
+    ACTIVITY,
+    TargetFilter,
+    distinct_committees,
+    distinct_values,
+    organisation_lists,
+    reach,
+    select_targets,
+)
 
 bp = Blueprint("recipients", __name__, url_prefix="/admin/targets")
 
 PAGE_SIZE = 50
 
 
-def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm) -> TargetFilter:
+def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm | ListForm) -> TargetFilter:
     """Fill the filter form's menus and read its values; unknown values filter nothing."""
     lists = organisation_lists(organisation_id)
     form.recipient_list.choices = [("", _("All targets"))] + [(str(lst.id), f"{lst.name} ({n})") for lst, n in lists]
     form.role.choices = role_choices()
-    form.group.choices = [("", _("Any group"))] + [(g, g) for g in distinct_values(organisation_id, "group_name")]
-    form.department.choices = [("", _("Any department"))] + [
-        (d, d) for d in distinct_values(organisation_id, "department")
-    ]
+
+    def menu(blank: str, values: list[str]) -> list[tuple[str, str]]:
+        return [("", blank)] + [(v, v) for v in values]
+
+    form.chamber.choices = menu(_("Any chamber"), distinct_values(organisation_id, "chamber"))
+    form.group.choices = menu(_("Any group"), distinct_values(organisation_id, "group_name"))
+    form.department.choices = menu(_("Any department"), distinct_values(organisation_id, "department"))
+    form.committee.choices = menu(_("Any committee"), distinct_committees(organisation_id))
     form.network.choices = network_choices(_("Any network"))
+    activity = "active"
+    if isinstance(form, FilterForm | ListForm):
+        form.activity.choices = activity_choices()
+        activity = form.activity.data if form.activity.data in ACTIVITY else "active"
     list_ids = {lst.id for lst, _n in lists}
     list_id = int(form.recipient_list.data) if (form.recipient_list.data or "").isdigit() else None
     return TargetFilter(
         recipient_list_id=list_id if list_id in list_ids else None,
         role=TargetRole(form.role.data) if form.role.data in TargetRole._value2member_map_ else None,
+        chamber=form.chamber.data or "",
         group_name=form.group.data or "",
         department=form.department.data or "",
+        committee=form.committee.data or "",
         network=Network(form.network.data) if form.network.data in Network._value2member_map_ else None,
+        activity=activity,
     )
+
+
+def fill_filter_form(form: FilterForm | TargetFilterForm | ListForm, target_filter: TargetFilter) -> None:
+    """Show a stored filter in the form (before `filter_from_args` fills the menus)."""
+    form.recipient_list.data = str(target_filter.recipient_list_id or "")
+    form.role.data = target_filter.role.value if target_filter.role else ""
+    form.chamber.data = target_filter.chamber
+    form.group.data = target_filter.group_name
+    form.department.data = target_filter.department
+    form.committee.data = target_filter.committee
+    form.network.data = target_filter.network.value if target_filter.network else ""
+    if isinstance(form, FilterForm | ListForm):
+        form.activity.data = target_filter.activity
 
 
 @bp.route("/")
@@ -48,35 +93,116 @@ def index() -> str:
     form = FilterForm(request.args)
     target_filter = filter_from_args(organisation_id, form)
     page = db.paginate(
-        select_targets(organisation_id, target_filter).order_by("last_name", "first_name"),
+        select_targets(organisation_id, target_filter).order_by(Recipient.last_name, Recipient.first_name),
         per_page=PAGE_SIZE,
         error_out=False,
     )
+    add_form = AddToListForm()
+    lists = organisation_lists(organisation_id)
+    add_form.target_list.choices = [(str(lst.id), lst.name) for lst, _n in lists if not lst.is_dynamic]
     return render_template(
         "recipients/index.html",
         form=form,
         page=page,
-        lists=organisation_lists(organisation_id),
+        reach=reach(organisation_id, target_filter),
+        add_form=add_form,
+        lists=lists,
         args={key: value for key, value in request.args.items() if key != "page"},
     )
 
 
-@bp.route("/import", methods=["GET", "POST"])
+@bp.route("/add-to-list", methods=["POST"])
 @editor_required
-def import_page() -> Response | str:
-    form = ImportForm()
-    report = None
-    if form.validate_on_submit():
-        data = form.file.data.read()
-        report = import_targets(
-            current_organisation_id(),
-            data,
-            source=form.source.data or "csv",
-            list_name=form.list_name.data or "",
-            dry_run=bool(form.dry_run.data),
-        )
-        if report.ok and not form.dry_run.data:
+def add_to_list() -> Response:
+    """Add every target the filters (in the query string) show to a static list."""
+    organisation_id = current_organisation_id()
+    form = AddToListForm()
+    filters = FilterForm(request.args)
+    target_filter = filter_from_args(organisation_id, filters)
+    target_list = (
+        find_list(organisation_id, int(form.target_list.data)) if (form.target_list.data or "").isdigit() else None
+    )
+    if not form.validate_on_submit() or target_list is None:
+        flash(_("Choose a static list."), "error")
+        return redirect(_with_query(url_for(".index")))
+    try:
+        added = add_filtered(organisation_id, target_list, target_filter)
+    except ListError as exc:
+        flash(str(exc), "error")
+        return redirect(_with_query(url_for(".index")))
+    db.session.commit()
+    flash(_("%(count)d target(s) added to %(name)s.", count=added, name=target_list.name), "success")
+    return redirect(url_for("recipient_lists.show", list_id=target_list.id))
+
+
+def _with_query(url: str) -> str:
+    """`url` with this request's query string (the filters) kept."""
+    query = request.query_string.decode()
+    return f"{url}?{query}" if query else url
+
+
+def _target_or_404(target_id: int) -> Recipient:
+    target = db.session.get(Recipient, target_id)
+    if target is None or target.organisation_id != current_organisation_id():
+        abort(404)
+    return target
+
+
+@bp.route("/<int:target_id>", methods=["GET", "POST"])
+@login_required
+def show(target_id: int) -> Response | str:
+    target = _target_or_404(target_id)
+    form = TargetForm(obj=target)
+    if request.method == "POST":
+        if not _can_edit():
+            abort(403)
+        if form.validate_on_submit():
+            target.salutation = (form.salutation.data or "").strip()
+            target.is_active = bool(form.is_active.data)
             db.session.commit()
-        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for(".show", target_id=target.id))
+    greetings = {
+        language: salutation(
+            role=target.role,
+            gender=target.gender,
+            language=language,
+            first_name=target.first_name,
+            last_name=target.last_name,
+        )
+        for language in ("fr", "en")
+    }
+    return render_template("recipients/show.html", target=target, form=form, greetings=greetings)
+
+
+def _can_edit() -> bool:
+    return bool(current_user.can_edit)
+
+
+@bp.route("/postcodes", methods=["GET", "POST"])
+@login_required
+def postcodes() -> Response | str:
+    organisation_id = current_organisation_id()
+    form = PostcodeForm()
+    report = None
+    if request.method == "POST":
+        if not _can_edit():
+            abort(403)
+        if form.validate_on_submit():
+            report = import_postcodes(form.file.data.read(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+            if report.ok:
+                db.session.commit()
+                flash(
+                    _(
+                        "Postcode map loaded: %(postcodes)d postcodes, "
+                        "%(spanning)d of them over several constituencies.",
+                        postcodes=report.postcodes,
+                        spanning=report.spanning,
+                    ),
+                    "success",
+                )
+                return redirect(url_for(".postcodes"))
             db.session.rollback()
-    return render_template("recipients/import.html", form=form, report=report, columns=COLUMNS)
+    return render_template(
+        "recipients/postcodes.html", form=form, report=report, coverage=constituency_coverage(organisation_id)
+    )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from campaign.models import Action, CampaignStatus
 from extensions import db
 from recipients.models import Recipient
-from recipients.services import replace_postcodes
+from recipients.postcodes import replace_postcodes
 
 SEND = re.compile(r'href="(/c/[^/]+/send/(\w+)/[^"]+)"')
 

@@ -1,0 +1,284 @@
+"""The file formats targets come in: each module turns a file's text into clean rows and problems.
+
+A format never touches the database: it returns `Parsed`, and `recipients.importer` compares it
+with what is stored. Each format says which target fields it provides; an update changes only
+those, so a file of handles never blanks a name, and a roster without e-mails keeps the ones stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from channels import Network, normalise_handle
+from recipients import normalise
+from recipients.models import Gender, TargetRole
+
+# Every stored field a format may provide, in the order reports list them.
+FIELDS = (
+    "role",
+    "title",
+    "chamber",
+    "first_name",
+    "last_name",
+    "gender",
+    "group_name",
+    "constituency",
+    "constituency_code",
+    "department",
+    "committees",
+    "handle_x",
+    "handle_bluesky",
+    "handle_mastodon",
+    "email",
+    "salutation",
+    "is_active",
+)
+HANDLE_FIELD = {
+    Network.X: "handle_x",
+    Network.BLUESKY: "handle_bluesky",
+    Network.MASTODON: "handle_mastodon",
+    Network.EMAIL: "email",
+}
+MAX_LENGTH = {
+    "external_id": 128,
+    "title": 200,
+    "chamber": 100,
+    "first_name": 100,
+    "last_name": 100,
+    "group_name": 200,
+    "constituency": 200,
+    "constituency_code": 64,
+    "department": 8,
+    "salutation": 200,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a file, a row or a field. Errors stop the import; warnings do not."""
+
+    where: str  # "line 12", "record 4 (Thibault Bazin)", or "" for the whole file
+    field: str
+    message: str
+    is_error: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "field": self.field, "message": self.message, "is_error": self.is_error}
+
+
+@dataclass
+class TargetRow:
+    where: str
+    external_id: str
+    values: dict[str, Any]
+    took_office: str = ""  # ISO date, to settle two rows that claim one seat
+
+    @property
+    def label(self) -> str:
+        name = f"{self.values.get('first_name', '')} {self.values.get('last_name', '')}".strip()
+        return name or self.external_id
+
+
+@dataclass
+class Parsed:
+    rows: list[TargetRow]
+    problems: list[Problem]
+    fields: frozenset[str]
+    enrich: bool = False  # rows add fields to targets found by id; they never create nor retire
+    encoding: str = "utf-8"
+    file_format: str = ""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+class RowReader:
+    """Collects one row's clean values and its problems, so every bad field of a row is reported."""
+
+    def __init__(self, where: str, problems: list[Problem]) -> None:
+        self.where = where
+        self.problems = problems
+        self.values: dict[str, Any] = {}
+        self._errors_before = sum(1 for p in problems if p.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return sum(1 for p in self.problems if p.is_error) == self._errors_before
+
+    def error(self, field_name: str, message: str) -> None:
+        self.problems.append(Problem(self.where, field_name, message))
+
+    def warn(self, field_name: str, message: str) -> None:
+        self.problems.append(Problem(self.where, field_name, message, is_error=False))
+
+    def text(self, field_name: str, raw: object, *, column: str = "", required: bool = False) -> str:
+        value = normalise.person_name(raw) if field_name in ("first_name", "last_name") else normalise.clean_text(raw)
+        if required and not value:
+            self.error(column or field_name, _("required"))
+        limit = MAX_LENGTH.get(field_name)
+        if limit and len(value) > limit:
+            self.error(column or field_name, _("longer than %(limit)d characters", limit=limit))
+        if field_name != "external_id":
+            self.values[field_name] = value
+        return value
+
+    def handle(self, network: Network, raw: object, *, column: str = "") -> None:
+        """Store the handle in its stored form; `None`, `false` and blanks mean no account."""
+        name = HANDLE_FIELD[network]
+        text = normalise.clean_text(raw) if isinstance(raw, str) else ""
+        if not text:
+            self.values[name] = None
+            return
+        try:
+            self.values[name] = normalise_handle(network, text)
+        except ValueError:
+            self.values[name] = None
+            self.error(
+                column or name, _("not a valid %(network)s address: %(value)s", network=network.label, value=text)
+            )
+
+    def gender(self, raw: object, *, column: str = "gender") -> None:
+        try:
+            self.values["gender"] = normalise.gender(raw)
+        except ValueError:
+            self.values["gender"] = None
+            self.error(
+                column, _("unknown gender %(value)s; expected F, M or empty", value=repr(normalise.clean_text(raw)))
+            )
+
+    def role(self, raw: object, *, column: str = "role") -> None:
+        text = normalise.clean_text(raw).lower()
+        role = ROLE_WORDS.get(text)
+        if role is None:
+            choices = ", ".join(r.value for r in TargetRole)
+            self.error(
+                column, _("unknown role %(value)s; expected one of %(choices)s", value=repr(text), choices=choices)
+            )
+        else:
+            self.values["role"] = role
+
+    def department(self, raw: object, *, column: str = "department", french: bool = True) -> str:
+        """A French department code (checked), or for other countries the value as written (a US state)."""
+        text = normalise.clean_text(raw)
+        try:
+            value = normalise.department(text) if text else ""
+        except ValueError:
+            if french:
+                self.error(column, _("not a French department code: %(value)s", value=text))
+                value = ""
+            else:
+                value = text.upper()[: MAX_LENGTH["department"]]
+        self.values["department"] = value
+        return value
+
+
+def gendered_title(gender: Gender | None, female: str, male: str) -> str:
+    if gender is Gender.FEMALE:
+        return female
+    return male if gender is Gender.MALE else ""
+
+
+def ordinal_fr(number: int) -> str:
+    return "1re" if number == 1 else f"{number}e"
+
+
+ROLE_WORDS: dict[str, TargetRole] = {role.value: role for role in TargetRole} | {
+    "député": TargetRole.DEPUTY,
+    "députée": TargetRole.DEPUTY,
+    "depute": TargetRole.DEPUTY,
+    "mp": TargetRole.DEPUTY,
+    "sénateur": TargetRole.SENATOR,
+    "sénatrice": TargetRole.SENATOR,
+    "senateur": TargetRole.SENATOR,
+    "sen": TargetRole.SENATOR,
+    "ministre": TargetRole.MINISTER,
+    "député européen": TargetRole.MEP,
+    "députée européenne": TargetRole.MEP,
+    "rep": TargetRole.REPRESENTATIVE,
+    "autre": TargetRole.OTHER,
+}
+
+
+def resolve_seat_conflicts(rows: list[TargetRow], problems: list[Problem]) -> None:
+    """Two active rows on one constituency: the one who took office last holds it (a substitute who
+    handed the seat back, a by-election). The other is kept out, with a warning naming both."""
+    holders: dict[str, TargetRow] = {}
+    for row in rows:
+        code = row.values.get("constituency_code")
+        if not code or not row.values.get("is_active", True):
+            continue
+        other = holders.get(code)
+        if other is None:
+            holders[code] = row
+            continue
+        newer, older = (row, other) if row.took_office >= other.took_office else (other, row)
+        holders[code] = newer
+        older.values["is_active"] = False
+        problems.append(
+            Problem(
+                older.where,
+                "constituency_code",
+                _(
+                    "%(older)s and %(newer)s (%(where)s) both hold constituency %(code)s; "
+                    "%(newer)s took office later (%(date)s) and is kept",
+                    older=older.label,
+                    newer=newer.label,
+                    where=newer.where,
+                    code=code,
+                    date=newer.took_office or "?",
+                ),
+                is_error=False,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    key: str
+    label: Any  # a lazy string
+    default_source: str
+    parse: Callable[..., Parsed]
+    enrich: bool = False
+    needs_mapping: bool = False
+    extra_label: Any = None  # a second file the format can join (the US social-media file)
+    extensions: tuple[str, ...] = field(default=())
+
+
+def registry() -> dict[str, FileFormat]:
+    from recipients.formats import congress, datan, mapped_csv, nosdeputes, politix, popolo
+
+    formats = [
+        FileFormat("layout", _l("Porte-voix CSV layout"), "csv", mapped_csv.parse_layout, extensions=("csv",)),
+        FileFormat("nosdeputes", _l("NosDéputés / NosSénateurs JSON"), "nosdeputes", nosdeputes.parse),
+        FileFormat("datan", _l("Datan deputies CSV"), "datan", datan.parse, extensions=("csv",)),
+        FileFormat(
+            "politix-bluesky", _l("Bluesky handles by AN id (politix)"), "datan", politix.parse_bluesky, enrich=True
+        ),
+        FileFormat(
+            "politix-mastodon",
+            _l("Mastodon accounts by AN id (politix)"),
+            "datan",
+            politix.parse_mastodon,
+            enrich=True,
+        ),
+        FileFormat("ministers-json", _l("Ministers with handles (politix JSON)"), "ministres", politix.parse_ministers),
+        FileFormat("ministers-csv", _l("Ministers' X handles (politix CSV)"), "ministres", politix.parse_ministers_csv),
+        FileFormat("popolo", _l("Popolo JSON (EveryPolitician)"), "popolo", popolo.parse),
+        FileFormat(
+            "congress",
+            _l("US congress-legislators YAML"),
+            "congress",
+            congress.parse,
+            extra_label=_l("Social-media YAML (optional)"),
+        ),
+        FileFormat(
+            "mapped-csv", _l("Any other CSV (map its columns)"), "csv", mapped_csv.parse_mapped, needs_mapping=True
+        ),
+    ]
+    return {f.key: f for f in formats}

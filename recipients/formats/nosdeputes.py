@@ -1,0 +1,119 @@
+"""NosDéputés / NosSénateurs API JSON: {"deputes": [{"depute": {…}}]} or {"senateurs": [{"senateur": {…}}]}.
+
+Members whose mandate has ended (`mandat_fin`) are not created; one already stored is retired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from channels import Network
+from recipients import normalise
+from recipients.formats import Parsed, Problem, RowReader, TargetRow, gendered_title, ordinal_fr, resolve_seat_conflicts
+from recipients.models import TargetRole
+from recipients.reading import FileProblem, read_json
+
+FIELDS = frozenset(
+    {
+        "role",
+        "title",
+        "chamber",
+        "first_name",
+        "last_name",
+        "gender",
+        "group_name",
+        "constituency",
+        "constituency_code",
+        "department",
+        "handle_x",
+        "email",
+        "is_active",
+    }
+)
+CHAMBERS = {
+    "deputes": ("depute", TargetRole.DEPUTY, "Assemblée nationale", ("Députée", "Député"), "assemblee-nationale.fr"),
+    "senateurs": ("senateur", TargetRole.SENATOR, "Sénat", ("Sénatrice", "Sénateur"), "senat.fr"),
+}
+
+
+def _records(document: Any) -> tuple[str, list[Any]]:
+    if isinstance(document, dict):
+        for key in CHAMBERS:
+            if isinstance(document.get(key), list):
+                return key, document[key]
+    raise FileProblem(_('expected a NosDéputés object with a "deputes" or "senateurs" list'))
+
+
+def _email(reader: RowReader, entries: Any, domain: str) -> None:
+    """The institution's address when there is one, else the first valid one."""
+    addresses = [
+        normalise.clean_text(e.get("email") if isinstance(e, dict) else e)
+        for e in (entries if isinstance(entries, list) else [entries])
+    ]
+    addresses = [a for a in addresses if a]
+    addresses.sort(key=lambda a: not a.lower().endswith("@" + domain))
+    reader.values["email"] = None
+    for address in addresses:
+        reader.handle(Network.EMAIL, address, column="emails")
+        if reader.values["email"]:
+            return
+
+
+def parse(text: str, **_options: Any) -> Parsed:
+    plural, records = _records(read_json(text))
+    singular, role, chamber, titles, domain = CHAMBERS[plural]
+    problems: list[Problem] = []
+    rows: list[TargetRow] = []
+    seen: dict[str, str] = {}
+    for index, record in enumerate(records, start=1):
+        item = record.get(singular, record) if isinstance(record, dict) else None
+        if not isinstance(item, dict):
+            problems.append(Problem(_("record %(n)d", n=index), "", _("expected an object")))
+            continue
+        name = normalise.clean_text(item.get("nom"))
+        where = _("record %(n)d (%(name)s)", n=index, name=name) if name else _("record %(n)d", n=index)
+        reader = RowReader(where, problems)
+        raw_id = item.get("id_an") or item.get("id_institution") or item.get("slug")
+        external_id = ""
+        if role is TargetRole.DEPUTY and item.get("id_an"):
+            try:
+                external_id = normalise.an_id(item["id_an"])
+            except ValueError as exc:
+                reader.error("id_an", str(exc))
+        else:
+            external_id = reader.text("external_id", raw_id, column="id_an", required=True)
+        reader.values["role"] = role
+        reader.values["chamber"] = chamber
+        reader.text("first_name", item.get("prenom"), column="prenom")
+        reader.text("last_name", item.get("nom_de_famille") or name, column="nom_de_famille", required=True)
+        reader.gender(item.get("sexe"), column="sexe")
+        reader.values["title"] = gendered_title(reader.values.get("gender"), *titles)
+        reader.text("group_name", item.get("groupe_sigle"), column="groupe_sigle")
+        department = reader.department(item.get("num_deptmt"), column="num_deptmt")
+        reader.values["constituency"] = reader.values["constituency_code"] = ""
+        circo = item.get("num_circo")
+        if circo not in (None, ""):
+            try:
+                number = normalise.constituency_number(circo)
+                area = normalise.clean_text(item.get("nom_circo"))
+                reader.values["constituency"] = f"{area} ({ordinal_fr(number)})" if area else ""
+                reader.values["constituency_code"] = (
+                    normalise.constituency_code(department, number) if department else ""
+                )
+            except ValueError as exc:
+                reader.error("num_circo", str(exc))
+        reader.handle(Network.X, item.get("twitter"), column="twitter")
+        _email(reader, item.get("emails"), domain)
+        reader.values["is_active"] = not item.get("mandat_fin")
+        if external_id in seen:
+            reader.error("id_an", _("duplicate of %(where)s", where=seen[external_id]))
+        elif external_id:
+            seen[external_id] = where
+        if reader.ok:
+            rows.append(TargetRow(where, external_id, reader.values, took_office=str(item.get("mandat_debut") or "")))
+    if not records:
+        problems.append(Problem("", plural, _("the list is empty")))
+    resolve_seat_conflicts(rows, problems)
+    return Parsed(rows, problems, FIELDS)

@@ -1,0 +1,113 @@
+"""The postcode → constituency map behind "my deputy": import it, and look a postcode up.
+
+The map's overseas constituencies use INSEE Z-codes (ZA01 Guadeloupe…); they are stored in the
+deputies' form (97101) so a postcode leads straight to the deputy who carries that code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, insert, select
+
+from extensions import db
+from recipients.formats import Problem
+from recipients.models import PostcodeArea
+from recipients.normalise import map_constituency_code
+from recipients.reading import FileProblem, check_size, decode, read_json
+
+_POSTCODE = re.compile(r"^[0-9A-Z]{3,10}$")
+
+
+def normalise_postcode(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def constituencies_for(postcode: str) -> list[str]:
+    """The constituency codes a postcode spans, sorted; empty when it is unknown."""
+    return list(
+        db.session.scalars(
+            select(PostcodeArea.constituency_code)
+            .where(PostcodeArea.postcode == normalise_postcode(postcode))
+            .order_by(PostcodeArea.constituency_code)
+        )
+    )
+
+
+def has_postcode_data() -> bool:
+    return db.session.scalar(select(PostcodeArea.postcode).limit(1)) is not None
+
+
+def all_constituency_codes() -> set[str]:
+    return set(db.session.scalars(select(PostcodeArea.constituency_code).distinct()))
+
+
+def replace_postcodes(mapping: dict[str, list[str]]) -> int:
+    """Replace the postcode map with clean `mapping`; returns the number of (postcode, constituency) rows."""
+    db.session.execute(delete(PostcodeArea))
+    rows = [
+        {"postcode": postcode, "constituency_code": code}
+        for postcode, codes in mapping.items()
+        for code in dict.fromkeys(codes)
+    ]
+    for start in range(0, len(rows), 2000):
+        db.session.execute(insert(PostcodeArea), rows[start : start + 2000])
+    db.session.flush()
+    return len(rows)
+
+
+@dataclass
+class PostcodeReport:
+    postcodes: int = 0
+    pairs: int = 0
+    spanning: int = 0  # postcodes over several constituencies
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_postcode_map(data: bytes, *, max_bytes: int) -> tuple[dict[str, list[str]], list[Problem]]:
+    """{"01000": ["0101", "0104"], "97110": ["ZA01"]} → clean codes; every bad entry is reported."""
+    try:
+        check_size(data, max_bytes)
+        document = read_json(decode(data).text)
+    except FileProblem as exc:
+        return {}, [Problem("", "", str(exc))]
+    if not isinstance(document, dict) or not document:
+        return {}, [Problem("", "", _('expected an object of postcode → constituency codes, {"75001": ["7501"]}'))]
+    mapping: dict[str, list[str]] = {}
+    problems: list[Problem] = []
+    for raw, codes in document.items():
+        postcode = normalise_postcode(str(raw))
+        if not _POSTCODE.match(postcode):
+            problems.append(Problem(str(raw), "postcode", _("not a postcode")))
+            continue
+        if not isinstance(codes, list) or not codes:
+            problems.append(Problem(postcode, "codes", _("expected a non-empty list of constituency codes")))
+            continue
+        clean = []
+        for code in codes:
+            try:
+                clean.append(map_constituency_code(str(code)))
+            except ValueError:
+                problems.append(Problem(postcode, "codes", _("not a constituency code: %(code)s", code=str(code))))
+        mapping[postcode] = clean
+    return mapping, problems
+
+
+def import_postcodes(data: bytes, *, max_bytes: int, dry_run: bool = False) -> PostcodeReport:
+    """Replace the map with the file's, all or nothing. Flushes, never commits."""
+    mapping, problems = parse_postcode_map(data, max_bytes=max_bytes)
+    report = PostcodeReport(problems=problems)
+    if problems:
+        return report
+    report.postcodes = len(mapping)
+    report.pairs = sum(len(set(codes)) for codes in mapping.values())
+    report.spanning = sum(1 for codes in mapping.values() if len(set(codes)) > 1)
+    if not dry_run:
+        replace_postcodes(mapping)
+    return report

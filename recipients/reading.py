@@ -1,0 +1,141 @@
+"""Read an uploaded file's bytes as text, CSV records, JSON or YAML, with errors that name the place.
+
+Encodings: UTF-8 with or without BOM, UTF-16 with a BOM (Excel's "Unicode text"), and
+Windows-1252 (which covers Latin-1's letters) detected when the bytes are not UTF-8. A file that is
+none of these is refused with the first undecodable line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from flask_babel import gettext as _
+
+
+class FileProblem(ValueError):
+    """A file that cannot be read at all; the message is for the organiser."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str  # "utf-8", "utf-16" or "windows-1252"
+
+
+def check_size(data: bytes, limit: int) -> None:
+    if len(data) > limit:
+        raise FileProblem(
+            _(
+                "the file is %(size)s MB; the limit is %(limit)s MB",
+                size=f"{len(data) / 1_048_576:.1f}",
+                limit=f"{limit / 1_048_576:.1f}",
+            )
+        )
+
+
+def decode(data: bytes) -> Decoded:
+    """The file's text. Raises FileProblem for an empty file or an encoding we cannot tell."""
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise FileProblem(_("the file is empty"))
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return Decoded(data.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError as exc:
+            raise FileProblem(_("the file starts as UTF-16 but is not valid UTF-16")) from exc
+    try:
+        return Decoded(data.decode("utf-8-sig"), "utf-8")
+    except UnicodeDecodeError as utf8_error:
+        first_bad = utf8_error.start
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FileProblem(
+            _("line %(line)d: the file is neither UTF-8 nor Windows-1252; save it as CSV UTF-8", line=line)
+        ) from exc
+    # Bytes 0x80-0x9F are rare in Latin text but common in other 8-bit encodings; several in a
+    # row mean the guess is wrong, and a wrong guess would import garbled names.
+    if "\x81" in text or any(text.count(c) > 3 for c in "‚„†‡‰‹›"):
+        line = data[:first_bad].count(b"\n") + 1
+        raise FileProblem(
+            _(
+                "line %(line)d: the file is not UTF-8 and does not look like Windows-1252; save it as CSV UTF-8",
+                line=line,
+            )
+        )
+    return Decoded(text, "windows-1252")
+
+
+def sniff_delimiter(text: str) -> str:
+    """`,`, `;` or a tab: whichever the header line holds most of (outside quotes)."""
+    header = next(iter(csv.reader(io.StringIO(text.split("\n", 1)[0]))), [""])
+    line = ",".join(header) if len(header) > 1 else text.split("\n", 1)[0]
+    counts = {delimiter: line.count(delimiter) for delimiter in (";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 and len(header) <= 1 else ","
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    header: list[str]
+    delimiter: str
+    records: list[tuple[int, list[str]]]  # (line in the file, fields)
+
+
+def read_csv(text: str) -> CsvTable:
+    """Every record with the line it starts on. Raises FileProblem for unreadable CSV or no header."""
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records: list[tuple[int, list[str]]] = []
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        line = reader.line_num + 1
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                records.append((line, fields))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise FileProblem(_("line %(line)d: unreadable CSV (%(error)s)", line=reader.line_num, error=str(exc))) from exc
+    if not any(header):
+        raise FileProblem(_("the file has no header line"))
+    return CsvTable(header, delimiter, records)
+
+
+def iter_dicts(table: CsvTable, columns: list[str]) -> Iterator[tuple[int, dict[str, str], int]]:
+    """Records as {column: value}, with their line and how many fields they have beyond the header."""
+    width = len(columns)
+    for line, fields in table.records:
+        yield line, dict(zip(columns, fields, strict=False)), max(0, len(fields) - width)
+
+
+def read_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblem(
+            _(
+                "line %(line)d, column %(column)d: not valid JSON (%(error)s)",
+                line=exc.lineno,
+                column=exc.colno,
+                error=exc.msg,
+            )
+        ) from exc
+
+
+def read_yaml(text: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise FileProblem(_("line %(line)d: not valid YAML (%(error)s)", line=line, error=exc.problem or "")) from exc
+    except yaml.YAMLError as exc:
+        raise FileProblem(_("not valid YAML (%(error)s)", error=str(exc))) from exc
