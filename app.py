@@ -48,7 +48,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
-    from campaign import labels
+    from campaign import events, labels
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_public import bp as campaign_public_bp
     from errors import register_error_handlers
@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(recipient_lists_bp)
     register_error_handlers(app)
     labels.init_app(app)
+    events.init_app(app)
     recipient_labels.init_app(app)
 
 

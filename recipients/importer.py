@@ -21,6 +21,7 @@ from recipients.formats import FIELDS, Parsed, Problem, TargetRow, registry
 from recipients.formats.detect import detect
 from recipients.models import Gender, Recipient, RecipientList, TargetRole, recipient_list_member
 from recipients.reading import FileProblem, check_size, decode
+from recipients.signals import notify_targets_changed
 
 Progress = Callable[[int, int], None]
 DETAIL_LIMIT = 200  # names kept per list in a report; the counts stay exact
@@ -298,6 +299,7 @@ def _write(
         add_to_static_list(organisation_id, list_name.strip(), created_ids + kept_ids)
     db.session.flush()
     db.session.expire_all()  # bulk statements bypass the identity map
+    notify_targets_changed(organisation_id)
 
 
 def add_to_static_list(organisation_id: int, name: str, recipient_ids: list[int]) -> RecipientList:

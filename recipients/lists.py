@@ -13,10 +13,17 @@ from recipients.formats.mapped_csv import LAYOUT
 from recipients.importer import add_to_static_list
 from recipients.models import Recipient, RecipientList, recipient_list_member
 from recipients.services import TargetFilter, select_targets
+from recipients.signals import notify_targets_changed
 
 
 class ListError(ValueError):
     """A list change that is refused; the message is for the organiser."""
+
+
+def members_filter(target_list: RecipientList) -> TargetFilter:
+    """Who a list holds: a dynamic list's own filters decide (retired targets too, if it asks for
+    them); a static list shows its active members."""
+    return TargetFilter(recipient_list_id=target_list.id, activity="all" if target_list.is_dynamic else "active")
 
 
 def find_list(organisation_id: int, list_id: int) -> RecipientList | None:
@@ -53,6 +60,7 @@ def save_list(
     if target_list.is_dynamic:
         target_list.criteria = (criteria or TargetFilter()).criteria()
     db.session.flush()
+    notify_targets_changed(organisation_id)
     return target_list
 
 
@@ -64,6 +72,7 @@ def add_filtered(organisation_id: int, target_list: RecipientList, target_filter
     ids = list(db.session.scalars(select_targets(organisation_id, target_filter).with_only_columns(Recipient.id)))
     add_to_static_list(organisation_id, target_list.name, ids)
     db.session.flush()
+    notify_targets_changed(organisation_id)
     return member_count(target_list) - before
 
 
@@ -75,6 +84,7 @@ def remove_member(target_list: RecipientList, recipient_id: int) -> None:
         )
     )
     db.session.flush()
+    notify_targets_changed(target_list.organisation_id)
 
 
 def member_count(target_list: RecipientList) -> int:
@@ -117,7 +127,7 @@ def export_csv(organisation_id: int, target_list: RecipientList) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(LAYOUT)
-    query = select_targets(organisation_id, TargetFilter(recipient_list_id=target_list.id)).order_by(
+    query = select_targets(organisation_id, members_filter(target_list)).order_by(
         Recipient.last_name, Recipient.first_name, Recipient.id
     )
     for r in db.session.scalars(query):

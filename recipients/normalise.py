@@ -48,7 +48,7 @@ Z_CODES = {
     "ZN": "988",  # Nouvelle-Calédonie
 }
 ABROAD = "099"  # French residents abroad: Datan writes 099, NosDéputés 999, some files ZZ
-_DEPARTMENT = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-8]|98[4-9]|099)$")
+_DEPARTMENT = re.compile(r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-8]|98[4-9]|099)$")  # no 20 since 1976
 AN_ID = re.compile(r"^PA\d{1,8}$")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Select, String, case, cast, func, select
 from channels import Network
 from extensions import db
 from recipients.models import Recipient, RecipientList, TargetRole, recipient_list_member
+from recipients.signals import notify_targets_changed
 
 HANDLE_COLUMNS = {
     Network.X: Recipient.handle_x,
@@ -120,13 +121,23 @@ def reach(organisation_id: int, target_filter: TargetFilter) -> Reach:
     return Reach(int(row[0]), {network: int(n) for network, n in zip(HANDLE_COLUMNS, row[1:], strict=True)})
 
 
+def edit_target(target: Recipient, *, salutation: str, is_active: bool) -> None:
+    """An organiser's own salutation for a target, and whether campaigns offer it. Flushes."""
+    target.salutation = " ".join(salutation.split())
+    changed = target.is_active != is_active
+    target.is_active = is_active
+    db.session.flush()
+    if changed:
+        notify_targets_changed(target.organisation_id)
+
+
 def reach_counts(recipients: list[Recipient]) -> dict[Network, int]:
     """How many of `recipients` can be reached on each network."""
     return {network: sum(1 for r in recipients if r.handle(network)) for network in Network}
 
 
 def organisation_lists(organisation_id: int) -> list[tuple[RecipientList, int]]:
-    """The organisation's lists with their current member counts (active targets), by name."""
+    """The organisation's lists with how many active targets each gives a campaign, by name."""
     lists = db.session.scalars(
         select(RecipientList).where(RecipientList.organisation_id == organisation_id).order_by(RecipientList.name)
     ).all()

@@ -31,6 +31,7 @@ from recipients.services import (
     TargetFilter,
     distinct_committees,
     distinct_values,
+    edit_target,
     organisation_lists,
     reach,
     select_targets,
@@ -157,8 +158,7 @@ def show(target_id: int) -> Response | str:
         if not _can_edit():
             abort(403)
         if form.validate_on_submit():
-            target.salutation = (form.salutation.data or "").strip()
-            target.is_active = bool(form.is_active.data)
+            edit_target(target, salutation=form.salutation.data or "", is_active=bool(form.is_active.data))
             db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for(".show", target_id=target.id))

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts.permissions import current_organisation_id, editor_required
 from extensions import db
 from recipients.forms import ListForm
-from recipients.lists import ListError, delete_list, export_csv, find_list, remove_member, save_list
+from recipients.lists import ListError, delete_list, export_csv, find_list, members_filter, remove_member, save_list
 from recipients.models import Recipient, RecipientList
 from recipients.services import TargetFilter, organisation_lists, reach, select_targets
 from recipients.views import fill_filter_form, filter_from_args
@@ -30,10 +30,7 @@ def _list_or_404(list_id: int) -> RecipientList:
 @login_required
 def index() -> str:
     organisation_id = current_organisation_id()
-    rows = [
-        (lst, reach(organisation_id, TargetFilter(recipient_list_id=lst.id)))
-        for lst, _count in organisation_lists(organisation_id)
-    ]
+    rows = [(lst, reach(organisation_id, members_filter(lst))) for lst, _count in organisation_lists(organisation_id)]
     return render_template("recipients/lists.html", rows=rows)
 
 
@@ -83,7 +80,7 @@ def edit(list_id: int) -> BaseResponse | str:
 def show(list_id: int) -> str:
     organisation_id = current_organisation_id()
     target_list = _list_or_404(list_id)
-    target_filter = TargetFilter(recipient_list_id=target_list.id)
+    target_filter = members_filter(target_list)
     page = db.paginate(
         select_targets(organisation_id, target_filter).order_by(Recipient.last_name, Recipient.first_name),
         per_page=PAGE_SIZE,

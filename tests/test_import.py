@@ -147,10 +147,10 @@ def test_any_csv_through_a_column_mapping(client, app, make_org, make_user) -> N
     mapping, check; the next file with the same header gets the saved mapping."""
     login(client, make_user(make_org()))
     data = (
-        "Identifiant;Nom complet;Parti;Compte Twitter;Courriel;Circo\n"
-        "M1;Anne Exemple;Parti A;@anne_ex;anne@mairie-exemple.fr;Nord\n"
-        "M2;Bruno Essai;Parti B;pas un compte!;bruno@mairie-essai.fr;Sud\n"
-    ).encode()
+        b"Identifiant;Nom complet;Parti;Compte Twitter;Courriel;Circo\n"
+        b"M1;Anne Exemple;Parti A;@anne_ex;anne@mairie-exemple.fr;Nord\n"
+        b"M2;Bruno Essai;Parti B;pas un compte!;bruno@mairie-essai.fr;Sud\n"
+    )
     page = _upload(client, data, name="maires.csv")
     assert "Map the columns" in page.text
     with app.app_context():
@@ -171,7 +171,7 @@ def test_any_csv_through_a_column_mapping(client, app, make_org, make_user) -> N
         follow_redirects=True,
     )
     assert "1 problem: nothing was imported." in checked.text  # the bad handle, found in the whole file
-    page = _upload(client, data.replace("pas un compte!".encode(), b"@bruno_e"), name="maires-2.csv")
+    page = _upload(client, data.replace(b"pas un compte!", b"@bruno_e"), name="maires-2.csv")
     assert "Your saved mapping “Maires” fits this file" in page.text
     with app.app_context():
         run_id = _last_run_id()

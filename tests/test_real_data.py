@@ -166,16 +166,18 @@ def test_us_congress_with_its_social_media_file(make_org, ctx) -> None:
 
 
 def test_a_newer_file_reports_created_updated_and_retired(make_org, ctx) -> None:
-    """A reshuffle: one deputy gone, one new, one changes group. The gone one stays, inactive."""
+    """A newer roster: the first deputy gone, one new, one changes group. The gone one stays, inactive."""
     organisation_id = make_org().id
     original = (DATA / "fr/deputes-datan-2024-12-25.csv").read_bytes()
     import_targets(organisation_id, original, filename="datan.csv")
     db.session.commit()
     lines = original.decode("utf-8").split("\n")
     header, rows = lines[0], [line for line in lines[1:] if line]
-    gone = rows[0]
     changed = rows[1].replace('"Droite Républicaine",DR', '"Union des droites pour la République",UDR')
-    newcomer = "PA999999,17,Mme,Nouvelle,Élue,Paris,1990-01-01,34,,NI,Paris,75,19,2025-03-01,,elue@assemblee-nationale.fr,,,,1,,,,,,"
+    newcomer = (
+        "PA999999,17,Mme,Nouvelle,Élue,Paris,1990-01-01,34,,NI,Paris,75,19,2025-03-01,,"
+        "elue@assemblee-nationale.fr,,,,1,,,,,,"
+    )
     newer = "\n".join([header, changed, *rows[2:], newcomer]).encode()
     report = import_targets(organisation_id, newer, filename="datan.csv")
     assert (report.created, report.updated, report.retired) == (1, 1, 1)
@@ -185,3 +187,23 @@ def test_a_newer_file_reports_created_updated_and_retired(make_org, ctx) -> None
     alain = db.session.scalars(select(Recipient).where(Recipient.external_id == "PA1008")).one()
     assert not alain.is_active  # retired, kept
     assert _count("datan") == 576 and _count("datan", Recipient.is_active.is_(True)) == 575
+
+
+def test_my_deputy_by_postcode_with_the_real_map(client, app, make_org, make_campaign) -> None:
+    """A supporter of Pointe-à-Pitre gets the deputy of Guadeloupe's 1st; one of Ajaccio is asked which of two.
+
+    The campaign exists before the import: the import re-syncs its targets.
+    """
+    organisation = make_org()
+    campaign = make_campaign(organisation, targets=1)
+    with app.app_context():
+        assert import_targets(organisation.id, (DATA / "fr/deputes-datan-2024-12-25.csv").read_bytes()).ok
+        assert import_postcodes((DATA / "fr/postcode-circonscription.json").read_bytes(), max_bytes=10**7).ok
+        db.session.commit()
+        guadeloupe = db.session.scalars(select(Recipient).where(Recipient.constituency_code == "97101")).one()
+    page = client.get(f"/c/{campaign.slug}?cp=97110").text
+    assert f'id="target-name">{guadeloupe.name}<' in page
+    ask = client.get(f"/c/{campaign.slug}?cp=20000").text
+    assert "plusieurs circonscriptions" in ask and "Corse-du-sud (1re)" in ask and "Corse-du-sud (2e)" in ask
+    vacant = client.get(f"/c/{campaign.slug}?cp=38240").text  # Meylan: only Isère's 1st, which is vacant
+    assert "ne fait pas partie des cibles" in vacant and 'id="target-name"' in vacant
