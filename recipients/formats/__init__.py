@@ -163,6 +163,21 @@ class RowReader:
         else:
             self.values["role"] = role
 
+    def an_id(self, raw: object, *, column: str) -> str:
+        """An Assemblée nationale id as PA + digits; '' after an error."""
+        try:
+            return normalise.an_id(raw)
+        except ValueError:
+            self.error(column, _("not an Assemblée nationale id: %(value)s", value=normalise.clean_text(raw)))
+            return ""
+
+    def constituency_number(self, raw: object, *, column: str) -> int | None:
+        try:
+            return normalise.constituency_number(raw)
+        except ValueError:
+            self.error(column, _("not a constituency number: %(value)s", value=normalise.clean_text(raw)))
+            return None
+
     def department(self, raw: object, *, column: str = "department", french: bool = True) -> str:
         """A French department code (checked), or for other countries the value as written (a US state)."""
         text = normalise.clean_text(raw)

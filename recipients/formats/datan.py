@@ -35,11 +35,7 @@ def parse(text: str, **_options: Any) -> Parsed:
         if extra:
             reader.error("", _("more fields than the header has"))
             continue
-        try:
-            external_id = normalise.an_id(record.get("id"))
-        except ValueError as exc:
-            reader.error("id", str(exc))
-            external_id = ""
+        external_id = reader.an_id(record.get("id"), column="id")
         reader.values["role"] = TargetRole.DEPUTY
         reader.values["chamber"] = "Assemblée nationale"
         reader.text("first_name", record.get("prenom"), column="prenom")
@@ -48,13 +44,11 @@ def parse(text: str, **_options: Any) -> Parsed:
         reader.values["title"] = gendered_title(reader.values.get("gender"), "Députée", "Député")
         reader.text("group_name", record.get("groupeAbrev"), column="groupeAbrev")
         department = reader.department(record.get("departementCode"), column="departementCode")
-        try:
-            number = normalise.constituency_number(record.get("circo"))
+        number = reader.constituency_number(record.get("circo"), column="circo")
+        if number is not None:
             area = normalise.clean_text(record.get("departementNom"))
             reader.values["constituency"] = f"{area} ({ordinal_fr(number)})" if area else ""
             reader.values["constituency_code"] = normalise.constituency_code(department, number) if department else ""
-        except ValueError as exc:
-            reader.error("circo", str(exc))
         reader.handle(Network.X, record.get("twitter"), column="twitter")
         reader.handle(Network.EMAIL, record.get("mail"), column="mail")
         reader.values["is_active"] = True

@@ -78,10 +78,7 @@ def parse(text: str, **_options: Any) -> Parsed:
         raw_id = item.get("id_an") or item.get("id_institution") or item.get("slug")
         external_id = ""
         if role is TargetRole.DEPUTY and item.get("id_an"):
-            try:
-                external_id = normalise.an_id(item["id_an"])
-            except ValueError as exc:
-                reader.error("id_an", str(exc))
+            external_id = reader.an_id(item["id_an"], column="id_an")
         else:
             external_id = reader.text("external_id", raw_id, column="id_an", required=True)
         reader.values["role"] = role
@@ -95,15 +92,13 @@ def parse(text: str, **_options: Any) -> Parsed:
         reader.values["constituency"] = reader.values["constituency_code"] = ""
         circo = item.get("num_circo")
         if circo not in (None, ""):
-            try:
-                number = normalise.constituency_number(circo)
+            number = reader.constituency_number(circo, column="num_circo")
+            if number is not None:
                 area = normalise.clean_text(item.get("nom_circo"))
                 reader.values["constituency"] = f"{area} ({ordinal_fr(number)})" if area else ""
                 reader.values["constituency_code"] = (
                     normalise.constituency_code(department, number) if department else ""
                 )
-            except ValueError as exc:
-                reader.error("num_circo", str(exc))
         reader.handle(Network.X, item.get("twitter"), column="twitter")
         _email(reader, item.get("emails"), domain)
         reader.values["is_active"] = not item.get("mandat_fin")

@@ -40,10 +40,8 @@ def _parse_handles(text: str, handle_key: str, network: Network) -> Parsed:
         if item[handle_key] in (None, False, ""):
             continue
         reader = RowReader(where, problems)
-        try:
-            external_id = normalise.an_id(key)
-        except ValueError as exc:
-            reader.error("id", str(exc))
+        external_id = reader.an_id(key, column="id")
+        if not external_id:
             continue
         reader.handle(network, item[handle_key], column=handle_key)
         if reader.ok:

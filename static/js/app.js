@@ -55,3 +55,33 @@
     if (box.value.trim()) { measure(box); }
   });
 })();
+
+// An import's progress: poll its status while the job works, then load the report.
+(function () {
+  "use strict";
+  var box = document.getElementById("import-progress");
+  if (!box) { return; }
+  var url = box.getAttribute("data-status-url");
+  var bar = document.getElementById("import-bar");
+  var count = document.getElementById("import-count");
+  var template = count ? count.getAttribute("data-template") : null;
+
+  function tick() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { window.setTimeout(tick, 3000); return; }
+        if (!data.busy) { window.location.reload(); return; }
+        if (data.total > 0) {
+          bar.max = data.total;
+          bar.value = data.processed;
+          if (template) {
+            count.textContent = template.replace("{done}", data.processed).replace("{total}", data.total);
+          }
+        }
+        window.setTimeout(tick, 1000);
+      })
+      .catch(function () { window.setTimeout(tick, 3000); });
+  }
+  window.setTimeout(tick, 500);
+})();
