@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -96,12 +97,21 @@ def mention(network: Network, handle: str) -> str:
     return handle if network is Network.EMAIL else "@" + handle.lstrip("@")
 
 
-def normalise_handle(network: Network, raw: str) -> str:
-    """The stored form of a handle in any form the data uses. Raises ValueError naming the network."""
+@lru_cache(maxsize=1)
+def _handle_normalisers() -> dict[Network, Callable[[str], str]]:
     from channels import bluesky, email, mastodon, x
 
-    modules = {Network.X: x, Network.BLUESKY: bluesky, Network.MASTODON: mastodon, Network.EMAIL: email}
-    return modules[network].normalise_handle(raw)
+    return {
+        Network.X: x.normalise_handle,
+        Network.BLUESKY: bluesky.normalise_handle,
+        Network.MASTODON: mastodon.normalise_handle,
+        Network.EMAIL: email.normalise_handle,
+    }
+
+
+def normalise_handle(network: Network, raw: str) -> str:
+    """The stored form of a handle in any form the data uses. Raises ValueError naming the network."""
+    return _handle_normalisers()[network](raw)
 
 
 def unwrap_handle(raw: str, profile_url: re.Pattern[str]) -> str:

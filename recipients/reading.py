@@ -11,8 +11,10 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import yaml
@@ -84,34 +86,62 @@ def sniff_delimiter(text: str) -> str:
 
 @dataclass(frozen=True)
 class CsvTable:
+    """A CSV's header, and its records read on demand (a 50,000-row file is never held as lists)."""
+
     header: list[str]
     delimiter: str
-    records: list[tuple[int, list[str]]]  # (line in the file, fields)
+    text: str
+    skip_header: bool = True
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """(line the record starts on, fields), blank lines skipped. Raises FileProblem on broken CSV."""
+        reader = csv.reader(_lines(self.text), delimiter=self.delimiter, strict=True)
+        try:
+            if self.skip_header:
+                next(reader, None)
+            line = reader.line_num + 1
+            for fields in reader:
+                if any(field.strip() for field in fields):
+                    yield line, fields
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise FileProblem(
+                _("line %(line)d: unreadable CSV (%(error)s)", line=reader.line_num, error=str(exc))
+            ) from exc
+
+    def head(self, count: int) -> list[tuple[int, list[str]]]:
+        return list(islice(self.records(), count))
+
+    def with_header(self, header: list[str]) -> CsvTable:
+        return CsvTable(header, self.delimiter, self.text, self.skip_header)
+
+
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, endings kept, one at a time (StringIO would copy the whole text, four
+    bytes a character as soon as one is outside Latin-1)."""
+    return (match.group() for match in _LINE.finditer(text))
 
 
 def read_csv(text: str) -> CsvTable:
-    """Every record with the line it starts on. Raises FileProblem for unreadable CSV or no header."""
+    """The header (the records are read later). Raises FileProblem for unreadable CSV or no header."""
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[tuple[int, list[str]]] = []
     try:
         header = [name.strip() for name in next(reader, [])]
-        line = reader.line_num + 1
-        for fields in reader:
-            if any(field.strip() for field in fields):
-                records.append((line, fields))
-            line = reader.line_num + 1
     except csv.Error as exc:
-        raise FileProblem(_("line %(line)d: unreadable CSV (%(error)s)", line=reader.line_num, error=str(exc))) from exc
+        raise FileProblem(_("line %(line)d: unreadable CSV (%(error)s)", line=1, error=str(exc))) from exc
     if not any(header):
         raise FileProblem(_("the file has no header line"))
-    return CsvTable(header, delimiter, records)
+    return CsvTable(header, delimiter, text)
 
 
 def iter_dicts(table: CsvTable, columns: list[str]) -> Iterator[tuple[int, dict[str, str], int]]:
     """Records as {column: value}, with their line and how many fields they have beyond the header."""
     width = len(columns)
-    for line, fields in table.records:
+    for line, fields in table.records():
         yield line, dict(zip(columns, fields, strict=False)), max(0, len(fields) - width)
 
 

@@ -173,10 +173,9 @@ def mapping(run_id: int) -> Response | str:
     problems = problems or mapping_problems(columns, chosen_role)
     preview = None
     if not problems:
-        sample = table.__class__(table.header, table.delimiter, table.records[:PREVIEW_ROWS])
-        preview = parse_table(sample, columns, role=chosen_role)
+        preview = parse_table(table, columns, role=chosen_role, limit=PREVIEW_ROWS)
     samples = {
-        column: [record[i] for _line, record in table.records[:3] if i < len(record)]
+        column: [record[i] for _line, record in table.head(3) if i < len(record)]
         for i, column in enumerate(table.header)
     }
     return render_template(
@@ -190,7 +189,7 @@ def mapping(run_id: int) -> Response | str:
         roles=role_choices(blank=_("Taken from a column")),
         problems=problems,
         preview=preview,
-        rows=len(table.records),
+        rows=sum(1 for _record in table.records()),
         saved=saved,
         mappings=organisation_mappings(organisation_id),
     )

@@ -71,7 +71,7 @@ class Problem:
         return {"where": self.where, "field": self.field, "message": self.message, "is_error": self.is_error}
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetRow:
     where: str
     external_id: str

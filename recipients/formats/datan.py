@@ -29,7 +29,9 @@ def parse(text: str, **_options: Any) -> Parsed:
     problems: list[Problem] = []
     rows: list[TargetRow] = []
     seen: dict[str, int] = {}
+    count = 0
     for line, record, extra in iter_dicts(table, table.header):
+        count += 1
         where = _("line %(line)d", line=line)
         reader = RowReader(where, problems)
         if extra:
@@ -58,7 +60,7 @@ def parse(text: str, **_options: Any) -> Parsed:
             seen[external_id] = line
         if reader.ok:
             rows.append(TargetRow(where, external_id, reader.values, took_office=record.get("datePriseFonction", "")))
-    if not table.records:
+    if not count:
         problems.append(Problem("", "", _("the file has a header but no rows")))
     resolve_seat_conflicts(rows, problems)
     return Parsed(rows, problems, FIELDS)

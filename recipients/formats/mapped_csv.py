@@ -112,14 +112,20 @@ def mapping_problems(mapping: dict[str, str], role: TargetRole | None) -> list[s
     return problems
 
 
-def parse_table(table: CsvTable, mapping: dict[str, str], *, role: TargetRole | None = None) -> Parsed:
-    """Rows of `table` read through `mapping` (file column → field)."""
+def parse_table(
+    table: CsvTable, mapping: dict[str, str], *, role: TargetRole | None = None, limit: int | None = None
+) -> Parsed:
+    """Rows of `table` read through `mapping` (file column → field); the first `limit` only, for a preview."""
     problems: list[Problem] = []
     rows: list[TargetRow] = []
     seen: dict[str, int] = {}
     fields_of = {column: field for column, field in mapping.items() if field}
     column_of = {field: column for column, field in fields_of.items()}
+    count = 0
     for line, record, extra in iter_dicts(table, table.header):
+        count += 1
+        if limit is not None and count > limit:
+            break
         where = _("line %(line)d", line=line)
         reader = RowReader(where, problems)
         if extra:
@@ -175,7 +181,7 @@ def parse_table(table: CsvTable, mapping: dict[str, str], *, role: TargetRole | 
             seen[external_id] = line
         if reader.ok:
             rows.append(TargetRow(where, external_id, reader.values))
-    if not table.records:
+    if not count:
         problems.append(Problem("", "", _("the file has a header but no rows")))
     provided = {ATTRIBUTE_OF.get(f, f) for f in fields_of.values()} - {"external_id", "full_name"}
     if "full_name" in fields_of.values():
@@ -199,7 +205,7 @@ def parse_layout(text: str, **_options: Any) -> Parsed:
                 columns=", ".join(LAYOUT),
             )
         )
-    table = CsvTable(header, table.delimiter, table.records)
+    table = table.with_header(header)
     return parse_table(table, {name: name for name in header if name})
 
 

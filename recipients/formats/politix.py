@@ -100,7 +100,9 @@ def parse_ministers_csv(text: str, **_options: Any) -> Parsed:
     problems: list[Problem] = []
     rows: list[TargetRow] = []
     seen: dict[str, int] = {}
+    count = 0
     for line, record, _extra in iter_dicts(table, ["nom", "x"]):
+        count += 1
         where = _("line %(line)d", line=line)
         reader = RowReader(where, problems)
         full = reader.text("external_id", record.get("nom"), column="Nom", required=True)
@@ -116,6 +118,6 @@ def parse_ministers_csv(text: str, **_options: Any) -> Parsed:
         seen.setdefault(external_id, line)
         if reader.ok:
             rows.append(TargetRow(where, external_id, reader.values))
-    if not table.records:
+    if not count:
         problems.append(Problem("", "", _("the file has a header but no rows")))
     return Parsed(rows, problems, MINISTER_FIELDS - {"handle_bluesky"})
