@@ -116,7 +116,7 @@ class CsvTable:
         return CsvTable(header, self.delimiter, self.text, self.skip_header)
 
 
-_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # the line ends csv expects: \r\n, \r or \n
 
 
 def _lines(text: str) -> Iterator[str]:
