@@ -1,0 +1,41 @@
+"""An organiser imports the real Datan file through the page: the check runs in the background with
+progress, the report is read, then the import is confirmed; a dynamic list counts the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+DATAN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fr" / "deputes-datan-2024-12-25.csv"
+
+
+@pytest.mark.skipif(not DATAN.is_file(), reason="the shared data sets are not there")
+def test_import_the_deputies_then_make_a_dynamic_list(browser: Any, live_server: str) -> None:
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server}/login?lang=en")
+    page.fill("#email", "organisatrice@demo.example")
+    page.fill("#password", "demo-organiser")
+    page.locator("main button[type=submit]").click()
+    page.goto(f"{live_server}/admin/targets/import")
+    page.set_input_files("#file", str(DATAN))
+    page.fill("#list_name", "Députés 17e")
+    page.get_by_role("button", name="Check the file").click()
+    # The check runs in a background thread; the page polls and reloads itself when it is done.
+    page.get_by_text("Check passed. Nothing is written yet").wait_for(timeout=30_000)
+    assert page.locator("#count-created").inner_text() == "575"
+    assert "both hold constituency 0103" in page.locator(".problems-table").inner_text()
+    page.get_by_role("button", name="Import 576 rows").click()
+    page.get_by_text("Imported.").wait_for(timeout=30_000)
+    assert page.locator("#count-created").inner_text() == "575"
+
+    page.goto(f"{live_server}/admin/targets/lists/new?dynamic=1")
+    page.fill("#name", "Groupe RN")
+    page.select_option("#group", "RN")
+    page.locator("main button[type=submit]").click()
+    page.get_by_text("List saved.").wait_for()
+    assert page.locator(".reach dd").first.inner_text() == "124"  # the RN rows of the file
+    context.close()
