@@ -1,6 +1,6 @@
 """Import runs as background work: the dry run, then the import, each reporting progress in its row.
 
-In embedded mode a small thread pool of this process runs them; with TESTING (or IMPORTS_INLINE)
+In embedded mode a small thread pool of this process runs them; with TESTING
 they run inside the request, so tests see the end state at once. A run is claimed by moving its
 state with a conditional UPDATE, so a second worker that picks up the same run does nothing.
 """
@@ -29,7 +29,7 @@ EXTENSION = "porte_voix_imports"
 def start(run_id: int) -> None:
     """Run the run's next step (check or import) now in tests, else in the background."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("TESTING") or app.config.get("IMPORTS_INLINE"):
+    if app.config.get("TESTING"):
         process(run_id)
         return
     # Created on first use, not in the factory: the factory starts no threads.
