@@ -179,14 +179,16 @@ def apply_import(
     provided = [name for name in FIELDS if name in parsed.fields]
     columns = [Recipient.id, Recipient.external_id, *(getattr(Recipient, name) for name in provided)]
     query = select(*columns).where(Recipient.organisation_id == organisation_id)
-    if parsed.enrich:
-        query = query.where(Recipient.external_id.in_({row.external_id for row in parsed.rows}))
+    if parsed.enrich:  # by id, whatever the source; in chunks (SQLite caps a statement's parameters)
+        ids = sorted({row.external_id for row in parsed.rows})
+        queries = [query.where(Recipient.external_id.in_(chunk)) for chunk in _chunks(ids)]
     else:
-        query = query.where(Recipient.source == source)
+        queries = [query.where(Recipient.source == source)]
     existing: dict[str, list[dict[str, Any]]] = {}
-    for row in db.session.execute(query):
-        stored = _stored(tuple(row), ["id", "external_id", *provided])
-        existing.setdefault(stored["external_id"], []).append(stored)
+    for chunk_query in queries:
+        for row in db.session.execute(chunk_query):
+            stored = _stored(tuple(row), ["id", "external_id", *provided])
+            existing.setdefault(stored["external_id"], []).append(stored)
 
     now = utcnow()
     creates: list[dict[str, Any]] = []

@@ -84,7 +84,7 @@ def _progress(run: ImportRun) -> Any:
         db.session.execute(
             update(ImportRun)
             .where(ImportRun.id == run.id)
-            .values(processed=done, total=total)
+            .values(processed=done, total=total, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         db.session.commit()

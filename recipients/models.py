@@ -110,6 +110,9 @@ class PostcodeArea(Model):
     constituency_code: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
+STALL_SECONDS = 600
+
+
 class ImportState(enum.StrEnum):
     MAPPING = "mapping"  # a CSV of unknown layout waits for its columns to be mapped
     CHECKING = "checking"
@@ -142,11 +145,16 @@ class ImportRun(Model):
     total: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)  # progress moves it
     finished_at: Mapped[datetime | None]
 
     @property
     def is_busy(self) -> bool:
         return self.state in (ImportState.CHECKING, ImportState.IMPORTING)
+
+    def is_stalled(self, now: datetime) -> bool:
+        """Busy, yet silent for ten minutes: its worker died (a restart); the run can be discarded."""
+        return self.is_busy and (now - self.updated_at).total_seconds() > STALL_SECONDS
 
 
 class ImportMapping(Model):

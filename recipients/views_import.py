@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from accounts.permissions import current_organisation_id, editor_required
+from database import utcnow
 from extensions import db
 from recipients import jobs
 from recipients.formats import registry
@@ -90,7 +91,13 @@ def _report(run: ImportRun) -> ImportReport | None:
 @login_required
 def show(run_id: int) -> str:
     run = _run_or_404(run_id)
-    return render_template("recipients/import_run.html", run=run, report=_report(run), formats=registry())
+    return render_template(
+        "recipients/import_run.html",
+        run=run,
+        report=_report(run),
+        formats=registry(),
+        stalled=run.is_stalled(utcnow()),
+    )
 
 
 @bp.route("/imports/<int:run_id>.json")
@@ -119,7 +126,8 @@ def confirm(run_id: int) -> Response:
 @editor_required
 def discard(run_id: int) -> Response:
     run = _run_or_404(run_id)
-    if run.state in (ImportState.MAPPING, ImportState.CHECKED, ImportState.FAILED):
+    stoppable = (ImportState.MAPPING, ImportState.CHECKED, ImportState.FAILED)
+    if run.state in stoppable or run.is_stalled(utcnow()):
         run.state = ImportState.DISCARDED
         run.data = run.extra_data = b""
         db.session.commit()

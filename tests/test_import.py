@@ -249,3 +249,31 @@ def test_import_errors_speak_the_organisers_language(client, make_org, make_user
     page = _upload(client, data)
     assert "2 problèmes : rien n’a été importé." in page.text
     assert "fonction inconnue" in page.text and "adresse X invalide" in page.text
+
+
+def test_a_stalled_import_can_be_discarded(client, app, make_org, make_user) -> None:
+    """A run whose worker died (a restart) stays busy; after ten silent minutes the page says so."""
+    from datetime import timedelta
+
+    from database import utcnow
+
+    organisation = make_org()
+    login(client, make_user(organisation))
+    with app.app_context():
+        run = ImportRun(
+            organisation_id=organisation.id, file_format="layout", source="csv", data=GOOD, state=ImportState.CHECKING
+        )
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+    assert "has not moved for ten minutes" not in client.get(f"/admin/targets/imports/{run_id}").text
+    client.post(f"/admin/targets/imports/{run_id}/discard")
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.state is ImportState.CHECKING  # still working: not discarded
+        run.updated_at = utcnow() - timedelta(minutes=11)
+        db.session.commit()
+    assert "has not moved for ten minutes" in client.get(f"/admin/targets/imports/{run_id}").text
+    client.post(f"/admin/targets/imports/{run_id}/discard")
+    with app.app_context():
+        assert db.session.get(ImportRun, run_id).state is ImportState.DISCARDED

@@ -53,6 +53,7 @@ def upgrade():
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('report', sa.JSON(), nullable=False),
     sa.Column('created_at', database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_import_run_organisation_id_organisation')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_import_run_user_id_user'), ondelete='SET NULL'),
