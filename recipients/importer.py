@@ -239,7 +239,8 @@ def apply_import(
                 if external_id not in in_file and stored.get("is_active", True):
                     retired_ids.append(stored["id"])
                     report.retired += 1
-                    _keep(report.retired_names, external_id)
+                    name = f"{stored.get('first_name') or ''} {stored.get('last_name') or ''}".strip()
+                    _keep(report.retired_names, name or external_id)
     if dry_run:
         return report
     _write(organisation_id, creates, updates, retired_ids, kept_ids, list_name, now)

@@ -15,12 +15,12 @@ from accounts.permissions import current_organisation_id, editor_required
 from database import utcnow
 from extensions import db
 from recipients import jobs
-from recipients.formats import registry
+from recipients.formats import Problem, registry
 from recipients.formats.detect import detect
 from recipients.formats.mapped_csv import LAYOUT, TARGET_FIELDS, guess_mapping, mapping_problems, parse_table
 from recipients.forms import ImportForm, role_choices
 from recipients.importer import ImportReport
-from recipients.mappings import find_mapping, organisation_mappings, save_mapping
+from recipients.mappings import find_mapping, save_mapping
 from recipients.models import ImportRun, ImportState, TargetRole
 from recipients.reading import FileProblem, decode, read_csv
 
@@ -148,9 +148,10 @@ def mapping(run_id: int) -> Response | str:
         return redirect(url_for(".show", run_id=run.id))
     try:
         table = read_csv(decode(run.data).text)
+        rows = sum(1 for _record in table.records())  # reads it all once: a broken record fails here
     except FileProblem as exc:
         report = ImportReport(file_format=run.file_format)
-        report.add_problems([_file_problem(str(exc))])
+        report.add_problems([Problem("", "", str(exc))])
         run.state, run.report, run.data = ImportState.FAILED, report.as_dict(), b""
         db.session.commit()
         return redirect(url_for(".show", run_id=run.id))
@@ -197,16 +198,9 @@ def mapping(run_id: int) -> Response | str:
         roles=role_choices(blank=_("Taken from a column")),
         problems=problems,
         preview=preview,
-        rows=sum(1 for _record in table.records()),
+        rows=rows,
         saved=saved,
-        mappings=organisation_mappings(organisation_id),
     )
-
-
-def _file_problem(message: str) -> Any:
-    from recipients.formats import Problem
-
-    return Problem("", "", message)
 
 
 @bp.app_context_processor

@@ -277,3 +277,9 @@ def test_a_stalled_import_can_be_discarded(client, app, make_org, make_user) -> 
     client.post(f"/admin/targets/imports/{run_id}/discard")
     with app.app_context():
         assert db.session.get(ImportRun, run_id).state is ImportState.DISCARDED
+
+
+def test_a_csv_broken_past_its_header_fails_at_the_mapping_step(client, app, make_org, make_user) -> None:
+    login(client, make_user(make_org()))
+    page = _upload(client, b'Nom;Parti\nAnne;"A\nBruno;B\n', name="broken.csv")
+    assert "1 problem: nothing was imported." in page.text and "unreadable CSV" in page.text

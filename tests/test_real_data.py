@@ -183,6 +183,7 @@ def test_a_newer_file_reports_created_updated_and_retired(make_org, ctx) -> None
     assert (report.created, report.updated, report.retired) == (1, 1, 1)
     assert report.unchanged == 573
     assert report.updated_fields == [("Nicolas Forissier", ["group_name"])]
+    assert report.retired_names == ["Alain David"]
     db.session.commit()
     alain = db.session.scalars(select(Recipient).where(Recipient.external_id == "PA1008")).one()
     assert not alain.is_active  # retired, kept
