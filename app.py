@@ -13,6 +13,7 @@ import i18n
 import security
 from config import Config, load_secret_key
 from extensions import babel, csrf, db, login, migrate
+from supporters.crypto import load_token_keys
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -24,6 +25,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(overrides)  # before init_app: extensions read config there
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(Path(app.instance_path))
+    if not app.config.get("TOKEN_KEYS"):
+        app.config["TOKEN_KEYS"] = tuple(load_token_keys(Path(app.instance_path)))
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     register_extensions(app)
     register_blueprints(app)

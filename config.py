@@ -72,6 +72,7 @@ class Config:
     MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT: int | None = None
     LOG_LEVEL: str = "INFO"
+    TOKEN_KEYS: tuple[str, ...] = ()  # Fernet keys for tokens at rest, the first seals; empty = instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None
 
     @classmethod
@@ -97,6 +98,7 @@ class Config:
             SESSION_COOKIE_SECURE=_bool(environ.get("SESSION_COOKIE_SECURE"), False),
             MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
+            TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),
             SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         )
 

@@ -25,6 +25,7 @@ CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 PASSWORD = "correct horse battery"
+TEST_TOKEN_KEY = "dGVzdC10b2tlbi1rZXktb2YtdGhpcnR5LXR3by1ieXQ="  # 32 bytes, urlsafe base64
 
 
 def _postgres_address() -> tuple[str, int]:
@@ -87,6 +88,7 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "SECRET_KEY": "test-secret",
+            "TOKEN_KEYS": (TEST_TOKEN_KEY,),
             "WTF_CSRF_ENABLED": False,
             "SERVER_NAME": "localhost",
             "BABEL_DEFAULT_LOCALE": "en",  # messages outside a request; pages pick theirs
