@@ -15,7 +15,7 @@ from accounts.models import Organisation
 from extensions import db
 from recipients.coverage import constituency_coverage
 from recipients.formats import Problem, registry
-from recipients.importer import ImportReport, apply_import, read_file
+from recipients.importer import ImportReport, import_targets
 from recipients.postcodes import import_postcodes
 
 recipients_cli = AppGroup("recipients", help="Import targets and postcode data.")
@@ -85,34 +85,27 @@ def import_command(
             raise click.ClickException(f"--mapping is not JSON: {exc}") from exc
     if role:
         options["role"] = role
-    parsed = read_file(
-        path.read_bytes(),
-        file_format=file_format,
-        filename=path.name,
-        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-        extra=social.read_bytes() if social else b"",
-        options=options,
-    )
-    chosen = registry().get(parsed.file_format)
-    stderr = sys.stderr
-    total = max(len(parsed.rows), 1)
-    label = f"Checking {path.name}"
-    with click.progressbar(length=total, label=label, file=stderr) as bar:
+    with click.progressbar(length=0, label=f"Checking {path.name}", file=sys.stderr) as bar:
         done = 0
 
         def advance(processed: int, total: int) -> None:
             nonlocal done
+            bar.length = total  # known once the file is parsed
             bar.update(processed - done)
             done = processed
 
-        report = apply_import(
+        report = import_targets(
             org.id,
-            parsed,
-            source=source.strip() or (chosen.default_source if chosen else "csv"),
-            file_format=parsed.file_format,
+            path.read_bytes(),
+            file_format=file_format,
+            filename=path.name,
+            source=source,
             list_name=list_name,
             dry_run=dry_run,
-            retire=not keep_missing and not (chosen and chosen.enrich),
+            extra=social.read_bytes() if social else b"",
+            options=options,
+            max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            retire=not keep_missing,
             progress=advance,
         )
     _echo_problems(path.name, report.problems)
@@ -123,7 +116,7 @@ def import_command(
         db.session.rollback()
     else:
         db.session.commit()
-    click.echo(f"{path.name} ({parsed.file_format}, {parsed.encoding}): {_summary(report)}")
+    click.echo(f"{path.name} ({report.file_format}, {report.encoding}): {_summary(report)}")
 
 
 @recipients_cli.command("import-postcodes")

@@ -157,8 +157,7 @@ def apply_import(
     organisation_id: int,
     parsed: Parsed,
     *,
-    source: str,
-    file_format: str = "",
+    source: str = "",
     list_name: str = "",
     dry_run: bool = False,
     retire: bool = True,
@@ -167,10 +166,14 @@ def apply_import(
     """Upsert `parsed` into the organisation's targets. Flushes, never commits.
 
     With any error nothing is written; with `dry_run` the report is computed and nothing is written.
-    `retire` makes targets of `source` that the file no longer holds inactive (a roster's reshuffle);
-    enrichment files never retire.
+    An empty `source` is the format's usual one. `retire` makes targets of `source` that the file no
+    longer holds inactive (a roster's reshuffle); enrichment files never retire.
     """
-    report = ImportReport(file_format=file_format, encoding=parsed.encoding, dry_run=dry_run, rows=len(parsed.rows))
+    chosen = registry().get(parsed.file_format)
+    source = source.strip() or (chosen.default_source if chosen else "csv")
+    report = ImportReport(
+        file_format=parsed.file_format, encoding=parsed.encoding, dry_run=dry_run, rows=len(parsed.rows)
+    )
     report.add_problems(parsed.problems)
     if not report.ok or (not parsed.rows and not parsed.problems):
         if report.ok:
@@ -355,20 +358,19 @@ def import_targets(
     extra: bytes = b"",
     options: dict[str, Any] | None = None,
     max_bytes: int = 20 * 1024 * 1024,
+    retire: bool = True,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Read and apply one file (the CLI's and the tests' one call). Flushes, never commits."""
+    """Read and apply one file: the CLI, the import job and the tests call this. Flushes, never commits."""
     parsed = read_file(
         data, file_format=file_format, filename=filename, max_bytes=max_bytes, extra=extra, options=options
     )
-    chosen = registry().get(parsed.file_format)
     return apply_import(
         organisation_id,
         parsed,
-        source=(source.strip() or (chosen.default_source if chosen else "csv")),
-        file_format=parsed.file_format,
+        source=source,
         list_name=list_name,
         dry_run=dry_run,
-        retire=not (chosen and chosen.enrich),
+        retire=retire,
         progress=progress,
     )

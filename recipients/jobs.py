@@ -18,8 +18,8 @@ from sqlalchemy import update
 
 from database import utcnow
 from extensions import db
-from recipients.formats import Problem, registry
-from recipients.importer import ImportReport, apply_import, read_file
+from recipients.formats import Problem
+from recipients.importer import ImportReport, import_targets
 from recipients.models import ImportRun, ImportState
 
 logger = logging.getLogger(__name__)
@@ -95,23 +95,18 @@ def _progress(run: ImportRun) -> Any:
 def _process(run: ImportRun) -> None:
     importing = run.state is ImportState.IMPORTING
     options = {key: value for key, value in run.options.items() if key in ("mapping", "role")}
-    parsed = read_file(
+    report = import_targets(
+        run.organisation_id,
         run.data,
         file_format=run.file_format,
         filename=run.filename,
-        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-        extra=run.extra_data,
-        options=options,
-    )
-    chosen = registry().get(run.file_format)
-    report = apply_import(
-        run.organisation_id,
-        parsed,
         source=run.source,
-        file_format=run.file_format,
         list_name=run.list_name,
         dry_run=not importing,
-        retire=not (chosen and chosen.enrich) and bool(run.options.get("retire", True)),
+        extra=run.extra_data,
+        options=options,
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        retire=bool(run.options.get("retire", True)),
         progress=_progress(run),
     )
     if not report.ok:

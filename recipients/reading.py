@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -76,12 +75,10 @@ def decode(data: bytes) -> Decoded:
 
 
 def sniff_delimiter(text: str) -> str:
-    """`,`, `;` or a tab: whichever the header line holds most of (outside quotes)."""
-    header = next(iter(csv.reader(io.StringIO(text.split("\n", 1)[0]))), [""])
-    line = ",".join(header) if len(header) > 1 else text.split("\n", 1)[0]
-    counts = {delimiter: line.count(delimiter) for delimiter in (";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 and len(header) <= 1 else ","
+    """`,`, `;` or a tab: whichever the header line holds most of (a comma on a tie)."""
+    first_line = text.split("\n", 1)[0]
+    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d])
 
 
 @dataclass(frozen=True)
@@ -91,14 +88,12 @@ class CsvTable:
     header: list[str]
     delimiter: str
     text: str
-    skip_header: bool = True
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """(line the record starts on, fields), blank lines skipped. Raises FileProblem on broken CSV."""
         reader = csv.reader(_lines(self.text), delimiter=self.delimiter, strict=True)
         try:
-            if self.skip_header:
-                next(reader, None)
+            next(reader, None)  # the header
             line = reader.line_num + 1
             for fields in reader:
                 if any(field.strip() for field in fields):
@@ -113,7 +108,7 @@ class CsvTable:
         return list(islice(self.records(), count))
 
     def with_header(self, header: list[str]) -> CsvTable:
-        return CsvTable(header, self.delimiter, self.text, self.skip_header)
+        return CsvTable(header, self.delimiter, self.text)
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # the line ends csv expects: \r\n, \r or \n
@@ -128,7 +123,7 @@ def _lines(text: str) -> Iterator[str]:
 def read_csv(text: str) -> CsvTable:
     """The header (the records are read later). Raises FileProblem for unreadable CSV or no header."""
     delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:

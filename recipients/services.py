@@ -136,12 +136,17 @@ def reach_counts(recipients: list[Recipient]) -> dict[Network, int]:
     return {network: sum(1 for r in recipients if r.handle(network)) for network in Network}
 
 
+def lists_of(organisation_id: int) -> list[RecipientList]:
+    """The organisation's lists, by name."""
+    query = select(RecipientList).where(RecipientList.organisation_id == organisation_id)
+    return list(db.session.scalars(query.order_by(RecipientList.name)))
+
+
 def organisation_lists(organisation_id: int) -> list[tuple[RecipientList, int]]:
     """The organisation's lists with how many active targets each gives a campaign, by name."""
-    lists = db.session.scalars(
-        select(RecipientList).where(RecipientList.organisation_id == organisation_id).order_by(RecipientList.name)
-    ).all()
-    return [(lst, reach(organisation_id, TargetFilter(recipient_list_id=lst.id)).total) for lst in lists]
+    return [
+        (lst, reach(organisation_id, TargetFilter(recipient_list_id=lst.id)).total) for lst in lists_of(organisation_id)
+    ]
 
 
 def distinct_values(organisation_id: int, column: str) -> list[str]:
@@ -157,7 +162,11 @@ def distinct_values(organisation_id: int, column: str) -> list[str]:
 
 
 def distinct_committees(organisation_id: int) -> list[str]:
+    """The committees active targets sit on. DISTINCT over the JSON text (PostgreSQL's json has no
+    equality), so the database sends each set of committees once, not once per target."""
     rows = db.session.scalars(
-        select(Recipient.committees).where(Recipient.organisation_id == organisation_id, Recipient.is_active.is_(True))
+        select(cast(Recipient.committees, String))
+        .where(Recipient.organisation_id == organisation_id, Recipient.is_active.is_(True))
+        .distinct()
     )
-    return sorted({name for committees in rows for name in (committees or [])})
+    return sorted({name for text in rows if text for name in json.loads(text) or []})

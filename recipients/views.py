@@ -32,6 +32,7 @@ from recipients.services import (
     distinct_committees,
     distinct_values,
     edit_target,
+    lists_of,
     organisation_lists,
     reach,
     select_targets,
@@ -99,15 +100,14 @@ def index() -> str:
         error_out=False,
     )
     add_form = AddToListForm()
-    lists = organisation_lists(organisation_id)
-    add_form.target_list.choices = [(str(lst.id), lst.name) for lst, _n in lists if not lst.is_dynamic]
+    static_lists = [lst for lst in lists_of(organisation_id) if not lst.is_dynamic]
+    add_form.target_list.choices = [(str(lst.id), lst.name) for lst in static_lists]
     return render_template(
         "recipients/index.html",
         form=form,
         page=page,
         reach=reach(organisation_id, target_filter),
         add_form=add_form,
-        lists=lists,
         args={key: value for key, value in request.args.items() if key != "page"},
     )
 
@@ -155,7 +155,7 @@ def show(target_id: int) -> Response | str:
     target = _target_or_404(target_id)
     form = TargetForm(obj=target)
     if request.method == "POST":
-        if not _can_edit():
+        if not current_user.can_edit:
             abort(403)
         if form.validate_on_submit():
             edit_target(target, salutation=form.salutation.data or "", is_active=bool(form.is_active.data))
@@ -175,10 +175,6 @@ def show(target_id: int) -> Response | str:
     return render_template("recipients/show.html", target=target, form=form, greetings=greetings)
 
 
-def _can_edit() -> bool:
-    return bool(current_user.can_edit)
-
-
 @bp.route("/postcodes", methods=["GET", "POST"])
 @login_required
 def postcodes() -> Response | str:
@@ -186,7 +182,7 @@ def postcodes() -> Response | str:
     form = PostcodeForm()
     report = None
     if request.method == "POST":
-        if not _can_edit():
+        if not current_user.can_edit:
             abort(403)
         if form.validate_on_submit():
             report = import_postcodes(form.file.data.read(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"])

@@ -12,7 +12,7 @@ from extensions import db
 from recipients.forms import ListForm
 from recipients.lists import ListError, delete_list, export_csv, find_list, members_filter, remove_member, save_list
 from recipients.models import Recipient, RecipientList
-from recipients.services import TargetFilter, organisation_lists, reach, select_targets
+from recipients.services import TargetFilter, lists_of, reach, select_targets
 from recipients.views import fill_filter_form, filter_from_args
 
 bp = Blueprint("recipient_lists", __name__, url_prefix="/admin/targets/lists")
@@ -30,7 +30,7 @@ def _list_or_404(list_id: int) -> RecipientList:
 @login_required
 def index() -> str:
     organisation_id = current_organisation_id()
-    rows = [(lst, reach(organisation_id, members_filter(lst))) for lst, _count in organisation_lists(organisation_id)]
+    rows = [(lst, reach(organisation_id, members_filter(lst))) for lst in lists_of(organisation_id)]
     return render_template("recipients/lists.html", rows=rows)
 
 

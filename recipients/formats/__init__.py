@@ -8,7 +8,8 @@ those, so a file of handles never blanks a name, and a roster without e-mails ke
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -38,6 +39,13 @@ FIELDS = (
     "salutation",
     "is_active",
 )
+
+
+def fields_except(*names: str) -> frozenset[str]:
+    """The fields a format provides, said by what it lacks (most formats lack only a few)."""
+    return frozenset(FIELDS) - set(names)
+
+
 HANDLE_FIELD = {
     Network.X: "handle_x",
     Network.BLUESKY: "handle_bluesky",
@@ -261,17 +269,16 @@ class FileFormat:
     parse: Callable[..., Parsed]
     enrich: bool = False
     needs_mapping: bool = False
-    extra_label: Any = None  # a second file the format can join (the US social-media file)
-    extensions: tuple[str, ...] = field(default=())
 
 
+@lru_cache(maxsize=1)
 def registry() -> dict[str, FileFormat]:
     from recipients.formats import congress, datan, mapped_csv, nosdeputes, politix, popolo
 
     formats = [
-        FileFormat("layout", _l("Porte-voix CSV layout"), "csv", mapped_csv.parse_layout, extensions=("csv",)),
+        FileFormat("layout", _l("Porte-voix CSV layout"), "csv", mapped_csv.parse_layout),
         FileFormat("nosdeputes", _l("NosDéputés / NosSénateurs JSON"), "nosdeputes", nosdeputes.parse),
-        FileFormat("datan", _l("Datan deputies CSV"), "datan", datan.parse, extensions=("csv",)),
+        FileFormat("datan", _l("Datan deputies CSV"), "datan", datan.parse),
         FileFormat(
             "politix-bluesky", _l("Bluesky handles by AN id (politix)"), "datan", politix.parse_bluesky, enrich=True
         ),
@@ -290,7 +297,6 @@ def registry() -> dict[str, FileFormat]:
             _l("US congress-legislators YAML"),
             "congress",
             congress.parse,
-            extra_label=_l("Social-media YAML (optional)"),
         ),
         FileFormat(
             "mapped-csv", _l("Any other CSV (map its columns)"), "csv", mapped_csv.parse_mapped, needs_mapping=True

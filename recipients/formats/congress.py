@@ -8,25 +8,11 @@ from flask_babel import gettext as _
 
 from channels import Network
 from recipients import normalise
-from recipients.formats import Parsed, Problem, RowReader, TargetRow
+from recipients.formats import Parsed, Problem, RowReader, TargetRow, fields_except
 from recipients.models import TargetRole
 from recipients.reading import FileProblem, read_yaml
 
-FIELDS = frozenset(
-    {
-        "role",
-        "title",
-        "chamber",
-        "first_name",
-        "last_name",
-        "gender",
-        "group_name",
-        "constituency",
-        "constituency_code",
-        "department",
-        "is_active",
-    }
-)
+FIELDS = fields_except("committees", "handle_x", "handle_bluesky", "handle_mastodon", "email", "salutation")
 SOCIAL_FIELDS = frozenset({"handle_x", "handle_bluesky", "handle_mastodon"})
 TERMS = {
     "sen": (TargetRole.SENATOR, "Senate", "Senator"),

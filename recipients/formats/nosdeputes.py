@@ -11,27 +11,20 @@ from flask_babel import gettext as _
 
 from channels import Network
 from recipients import normalise
-from recipients.formats import Parsed, Problem, RowReader, TargetRow, gendered_title, ordinal_fr, resolve_seat_conflicts
+from recipients.formats import (
+    Parsed,
+    Problem,
+    RowReader,
+    TargetRow,
+    fields_except,
+    gendered_title,
+    ordinal_fr,
+    resolve_seat_conflicts,
+)
 from recipients.models import TargetRole
 from recipients.reading import FileProblem, read_json
 
-FIELDS = frozenset(
-    {
-        "role",
-        "title",
-        "chamber",
-        "first_name",
-        "last_name",
-        "gender",
-        "group_name",
-        "constituency",
-        "constituency_code",
-        "department",
-        "handle_x",
-        "email",
-        "is_active",
-    }
-)
+FIELDS = fields_except("committees", "handle_bluesky", "handle_mastodon", "salutation")
 CHAMBERS = {
     "deputes": ("depute", TargetRole.DEPUTY, "Assemblée nationale", ("Députée", "Député"), "assemblee-nationale.fr"),
     "senateurs": ("senateur", TargetRole.SENATOR, "Sénat", ("Sénatrice", "Sénateur"), "senat.fr"),

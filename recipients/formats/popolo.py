@@ -12,26 +12,11 @@ from flask_babel import gettext as _
 
 from channels import Network
 from recipients import normalise
-from recipients.formats import Parsed, Problem, RowReader, TargetRow
+from recipients.formats import Parsed, Problem, RowReader, TargetRow, fields_except
 from recipients.models import TargetRole
 from recipients.reading import FileProblem, read_json
 
-FIELDS = frozenset(
-    {
-        "role",
-        "title",
-        "chamber",
-        "first_name",
-        "last_name",
-        "gender",
-        "group_name",
-        "constituency",
-        "constituency_code",
-        "handle_x",
-        "email",
-        "is_active",
-    }
-)
+FIELDS = fields_except("department", "committees", "handle_bluesky", "handle_mastodon", "salutation")
 
 
 def _list(document: dict[str, Any], key: str, *, required: bool) -> list[dict[str, Any]]:
