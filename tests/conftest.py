@@ -20,6 +20,8 @@ from campaign.models import Campaign, CampaignStatus
 from campaign.services import change_status, save_campaign, save_message
 from extensions import db
 from recipients.models import Gender, Recipient, TargetRole
+from sandbox import Clock, Knobs
+from sandbox.server import SandboxServer
 
 CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -92,6 +94,9 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
             "WTF_CSRF_ENABLED": False,
             "SERVER_NAME": "localhost",
             "BABEL_DEFAULT_LOCALE": "en",  # messages outside a request; pages pick theirs
+            "SANDBOX_MOUNT": False,  # tests that talk to networks use the `sandbox` server fixture
+            "SANDBOX_URL": "http://127.0.0.1:9/unused-sandbox",
+            "NETWORK_TIMEOUT": 2.0,
         }
     )
     with app.app_context():
@@ -208,6 +213,30 @@ def make_campaign(app: Flask) -> Callable[..., Campaign]:
             return campaign
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clean_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The sandbox networks, emptied, with default knobs and a real clock (no app needed)."""
+    sandbox_server.state.knobs = Knobs(timeout_seconds=1.5)
+    sandbox_server.state.clock = Clock()
+    sandbox_server.state.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def sandbox(clean_sandbox: SandboxServer, app: Flask) -> SandboxServer:
+    """The clean sandbox, and the app talking to it."""
+    sandbox_server = clean_sandbox
+    app.config["SANDBOX_URL"] = sandbox_server.url
+    app.config["NETWORK_TIMEOUT"] = 1.0
+    return sandbox_server
 
 
 def login(client: FlaskClient, user: User) -> None:

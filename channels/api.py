@@ -1,0 +1,62 @@
+"""What network calls return, the same shape for every network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.errors import RateState
+
+
+@dataclass(frozen=True)
+class PostResult:
+    remote_id: str
+    url: str  # where the supporter sees the post (in the sandbox when the endpoint is one)
+    rate: RateState | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    remote_id: str
+    handle: str
+    display_name: str
+    followers: int | None
+
+
+@dataclass(frozen=True)
+class PostMetrics:
+    remote_id: str
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+
+
+@dataclass(frozen=True)
+class PublicPost:
+    """A post read from an account's public timeline (to confirm a compose-link send)."""
+
+    remote_id: str
+    url: str
+    text: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """An OAuth grant: the access token, and the refresh token when the network rotates them."""
+
+    access: str
+    refresh: str | None = None
+    expires_at: datetime | None = None
+    scope: str = ""
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(64)[:96]
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

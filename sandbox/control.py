@@ -1,0 +1,58 @@
+"""The sandbox's own pages: what was posted, and the control API that sets knobs, clock and accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from werkzeug.wrappers import Response
+
+from sandbox.faults import json_error, state
+
+bp = Blueprint("control", __name__)
+
+
+@bp.route("/")
+def index() -> str:
+    sandbox = state()
+    return render_template("sandbox/index.html", posts=list(reversed(sandbox.posts()))[:200], knobs=sandbox.knobs,
+                           counts={n: len(sandbox.posts(n)) for n in ("x", "mastodon", "bluesky")})
+
+
+@bp.route("/__sandbox__/posts")
+def posts() -> Response:
+    network = request.args.get("network")
+    return json_error(200, [{"network": p.network, "author": p.author, "text": p.text, "url": p.url,
+                             "remote_id": p.remote_id, "created_at": p.created_at.isoformat(), "deleted": p.deleted}
+                            for p in state().posts(network)])
+
+
+@bp.route("/__sandbox__/config", methods=["GET", "POST"])
+def config() -> Response:
+    sandbox = state()
+    if request.method == "POST":
+        values: Any = request.get_json(silent=True)
+        if not isinstance(values, dict):
+            return json_error(400, {"error": "send a JSON object of knobs"})
+        unknown = sandbox.knobs.update(values)
+        if unknown:
+            return json_error(400, {"error": f"unknown knobs: {', '.join(unknown)}"})
+        if "seed" in values:
+            sandbox.reseed()
+    return json_error(200, sandbox.summary()["knobs"])
+
+
+@bp.route("/__sandbox__/clock", methods=["POST"])
+def clock() -> Response:
+    values = request.get_json(silent=True) or {}
+    try:
+        state().clock.advance(float(values.get("advance", 0)))
+    except (TypeError, ValueError):
+        return json_error(400, {"error": "advance takes a number of seconds"})
+    return json_error(200, {"now": state().clock.time()})
+
+
+@bp.route("/__sandbox__/reset", methods=["POST"])
+def reset() -> Response:
+    state().reset()
+    return json_error(200, {})
