@@ -16,6 +16,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("fr", "en")
+API_NETWORKS = ("x", "mastodon", "bluesky")
 
 
 class ConfigError(RuntimeError):
@@ -40,6 +41,29 @@ def _int(name: str, value: str | None, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def _float(name: str, value: str | None, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from exc
+
+
+def _live_networks(environ: os._Environ[str] | dict[str, str]) -> tuple[str, ...]:
+    """The networks reached for real; the others go to the sandbox. X is live once its app is configured."""
+    raw = environ.get("LIVE_NETWORKS")
+    if raw is None:
+        return ("x",) if environ.get("X_CLIENT_ID") else ()
+    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    unknown = [name for name in names if name not in API_NETWORKS]
+    if unknown:
+        raise ConfigError(f"LIVE_NETWORKS takes {', '.join(API_NETWORKS)}, not {', '.join(unknown)}")
+    if "x" in names and not environ.get("X_CLIENT_ID"):
+        raise ConfigError("LIVE_NETWORKS includes x: set X_CLIENT_ID (and X_CLIENT_SECRET for a confidential app)")
+    return names
 
 
 def load_secret_key(instance_path: Path) -> str:
@@ -74,6 +98,13 @@ class Config:
     LOG_LEVEL: str = "INFO"
     TOKEN_KEYS: tuple[str, ...] = ()  # Fernet keys for tokens at rest, the first seals; empty = instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None
+    LIVE_NETWORKS: tuple[str, ...] = ()  # the others are sent to the sandbox
+    SANDBOX_URL: str = "http://127.0.0.1:5000/sandbox"  # where the sandbox networks answer
+    SANDBOX_MOUNT: bool = True  # serve the sandbox at /sandbox of this app (embedded mode)
+    X_CLIENT_ID: str = "porte-voix-sandbox"
+    X_CLIENT_SECRET: str | None = None
+    NETWORK_TIMEOUT: float = 10.0  # seconds, every call to a network
+    DELIVERY_WORKERS: int = 8  # threads posting through connected accounts (embedded mode)
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
@@ -100,6 +131,13 @@ class Config:
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),
             SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            LIVE_NETWORKS=_live_networks(environ),
+            SANDBOX_URL=environ.get("SANDBOX_URL") or "http://127.0.0.1:5000/sandbox",
+            SANDBOX_MOUNT=_bool(environ.get("SANDBOX_MOUNT"), True),
+            X_CLIENT_ID=environ.get("X_CLIENT_ID") or "porte-voix-sandbox",
+            X_CLIENT_SECRET=environ.get("X_CLIENT_SECRET") or None,
+            NETWORK_TIMEOUT=_float("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0),
+            DELIVERY_WORKERS=_int("DELIVERY_WORKERS", environ.get("DELIVERY_WORKERS"), 8),
         )
 
     def to_flask(self) -> dict[str, Any]:

@@ -22,6 +22,8 @@ def record_action(
     visitor_id: str,
     text: str,
     mode: ActionMode = ActionMode.LINK,
+    delivery_id: int | None = None,
+    author_handle: str | None = None,
 ) -> Action:
     """Store the action and advance the target's count and rotation in the same transaction."""
     now = utcnow()
@@ -34,6 +36,8 @@ def record_action(
         visitor_id=visitor_id,
         text=text,
         created_at=now,
+        delivery_id=delivery_id,
+        author_handle=author_handle,
     )
     db.session.add(action)
     # One UPDATE, not read-modify-write: concurrent clicks on one target each add one.

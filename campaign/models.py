@@ -104,9 +104,16 @@ class CampaignTarget(Model):
 
 
 class Action(Model):
-    """One supporter's act: a message to a target on a network. The text is the text they were shown."""
+    """One supporter's act: a message to a target on a network. The text is the text they were shown.
 
-    __table_args__ = (Index("ix_action_campaign_created", "campaign_id", "created_at"),)
+    A compose-link action is confirmed when the post is found on the author's public timeline; an
+    API action is posted when its delivery is.
+    """
+
+    __table_args__ = (
+        Index("ix_action_campaign_created", "campaign_id", "created_at"),
+        Index("ix_action_confirm", "confirmed_at", "author_handle"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
@@ -117,5 +124,10 @@ class Action(Model):
     visitor_id: Mapped[str] = mapped_column(String(32), index=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"), index=True)
+    author_handle: Mapped[str | None] = mapped_column(String(320))  # who said they posted it (to confirm it)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_url: Mapped[str] = mapped_column(String(500), default="")
+    confirm_checked_at: Mapped[datetime | None]
 
     recipient: Mapped[Recipient] = relationship()

@@ -80,8 +80,13 @@ class Session:
         return jwt_expiry(self.access_jwt)
 
     def as_dict(self) -> dict[str, str]:
-        return {"did": self.did, "handle": self.handle, "access_jwt": self.access_jwt,
-                "refresh_jwt": self.refresh_jwt, "service": self.service}
+        return {
+            "did": self.did,
+            "handle": self.handle,
+            "access_jwt": self.access_jwt,
+            "refresh_jwt": self.refresh_jwt,
+            "service": self.service,
+        }
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -98,8 +103,9 @@ def looks_like_app_password(value: str) -> bool:
     return bool(_APP_PASSWORD.match(value.strip().lower()))
 
 
-def _xrpc(endpoint: Endpoint, method: str, base: str, nsid: str, token: str | None = None,
-          **kwargs: Any) -> requests.Response:
+def _xrpc(
+    endpoint: Endpoint, method: str, base: str, nsid: str, token: str | None = None, **kwargs: Any
+) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         return endpoint.session("bluesky").request(method, f"{base}/xrpc/{nsid}", headers=headers, **kwargs)
@@ -143,8 +149,13 @@ def _service(body: dict[str, Any], fallback: str) -> str:
 
 def create_session(endpoint: Endpoint, identifier: str, app_password: str) -> Session:
     """Sign in with an app password. Raises AUTH_FAILED with the network's words when it is refused."""
-    response = _xrpc(endpoint, "POST", ENTRYWAY, "com.atproto.server.createSession",
-                     json={"identifier": identifier.strip().lstrip("@"), "password": app_password.strip()})
+    response = _xrpc(
+        endpoint,
+        "POST",
+        ENTRYWAY,
+        "com.atproto.server.createSession",
+        json={"identifier": identifier.strip().lstrip("@"), "password": app_password.strip()},
+    )
     if response.status_code in (400, 401):
         body = _body(response)
         raise ChannelError(ErrorKind.AUTH_FAILED, str(body.get("message") or body.get("error") or "refused"))
@@ -155,8 +166,9 @@ def create_session(endpoint: Endpoint, identifier: str, app_password: str) -> Se
 def refresh_session(endpoint: Endpoint, session: Session) -> Session:
     """New tokens (both rotate). Raises AUTH_EXPIRED when the refresh token was revoked or expired."""
     body = _ok(_xrpc(endpoint, "POST", session.service, "com.atproto.server.refreshSession", session.refresh_jwt))
-    return replace(session, handle=body.get("handle", session.handle), access_jwt=body["accessJwt"],
-                   refresh_jwt=body["refreshJwt"])
+    return replace(
+        session, handle=body.get("handle", session.handle), access_jwt=body["accessJwt"], refresh_jwt=body["refreshJwt"]
+    )
 
 
 def delete_session(endpoint: Endpoint, session: Session) -> None:
@@ -180,9 +192,13 @@ def new_record_key(now: datetime | None = None) -> str:
     return "".join(reversed(chars))
 
 
-_MENTION = regex.compile(r"(?:^|[\s(])(@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?))")
+_MENTION = regex.compile(
+    r"(?:^|[\s(])(@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?))"
+)
 _LINK = regex.compile(r"(?:^|[\s(])(https?://[^\s<>\"]+)")
-_TAG_RE = regex.compile(r"(?:^|\s)([#＃]((?!\ufe0f)[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*[^\d\s\p{P}\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]+[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*))")
+_TAG_RE = regex.compile(
+    r"(?:^|\s)([#＃]((?!\ufe0f)[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*[^\d\s\p{P}\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]+[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*))"
+)
 _TRAILING = ".,;:!?)"
 
 
@@ -210,20 +226,32 @@ def facets(endpoint: Endpoint, text: str) -> list[dict[str, Any]]:
         did = resolve_handle(endpoint, handle)
         if did is None:
             raise ChannelError(ErrorKind.REJECTED, f"no Bluesky account is called @{handle}")
-        found.append({"index": _byte_range(text, match.start(1), match.end(1)),
-                      "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}]})
+        found.append(
+            {
+                "index": _byte_range(text, match.start(1), match.end(1)),
+                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
+            }
+        )
     for match in _LINK.finditer(text):
         uri = match.group(1).rstrip(_TRAILING)
         start = match.start(1)
-        found.append({"index": _byte_range(text, start, start + len(uri)),
-                      "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}]})
+        found.append(
+            {
+                "index": _byte_range(text, start, start + len(uri)),
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+            }
+        )
     for match in _TAG_RE.finditer(text):
         tag = match.group(2).rstrip(_TRAILING)
         start = match.start(1)
         if len(tag) > 64:
             continue
-        found.append({"index": _byte_range(text, start, start + 1 + len(tag)),
-                      "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]})
+        found.append(
+            {
+                "index": _byte_range(text, start, start + 1 + len(tag)),
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+            }
+        )
     return sorted(found, key=lambda facet: facet["index"]["byteStart"])
 
 
@@ -233,16 +261,22 @@ def _post_url(endpoint: Endpoint, handle: str, rkey: str) -> str:
 
 def find_record(endpoint: Endpoint, session: Session, rkey: str) -> str | None:
     """The URI of our post with this record key, if the PDS holds it (a retry checks before posting again)."""
-    response = _xrpc(endpoint, "GET", session.service, "com.atproto.repo.getRecord",
-                     params={"repo": session.did, "collection": POST, "rkey": rkey})
+    response = _xrpc(
+        endpoint,
+        "GET",
+        session.service,
+        "com.atproto.repo.getRecord",
+        params={"repo": session.did, "collection": POST, "rkey": rkey},
+    )
     if response.status_code == 400 and _body(response).get("error") == "RecordNotFound":
         return None
     uri = _ok(response).get("uri")
     return str(uri) if uri else None
 
 
-def post(endpoint: Endpoint, session: Session, text: str, *, rkey: str, language: str = "",
-         now: datetime | None = None) -> PostResult:
+def post(
+    endpoint: Endpoint, session: Session, text: str, *, rkey: str, language: str = "", now: datetime | None = None
+) -> PostResult:
     """Post `text` under record key `rkey`. A second call with the same key cannot make a second post."""
     record: dict[str, Any] = {
         "$type": POST,
@@ -254,17 +288,32 @@ def post(endpoint: Endpoint, session: Session, text: str, *, rkey: str, language
     record_facets = facets(endpoint, text)
     if record_facets:
         record["facets"] = record_facets
-    response = _xrpc(endpoint, "POST", session.service, "com.atproto.repo.createRecord", session.access_jwt,
-                     json={"repo": session.did, "collection": POST, "rkey": rkey, "record": record})
+    response = _xrpc(
+        endpoint,
+        "POST",
+        session.service,
+        "com.atproto.repo.createRecord",
+        session.access_jwt,
+        json={"repo": session.did, "collection": POST, "rkey": rkey, "record": record},
+    )
     _ok(response)
     return PostResult(rkey, _post_url(endpoint, session.handle, rkey), rate_state(response.headers, "RateLimit"))
 
 
 def profile(endpoint: Endpoint, session: Session) -> Profile:
-    body = _ok(_xrpc(endpoint, "GET", session.service, "app.bsky.actor.getProfile", session.access_jwt,
-                     params={"actor": session.did}))
-    return Profile(session.did, body.get("handle", session.handle), body.get("displayName", ""),
-                   body.get("followersCount"))
+    body = _ok(
+        _xrpc(
+            endpoint,
+            "GET",
+            session.service,
+            "app.bsky.actor.getProfile",
+            session.access_jwt,
+            params={"actor": session.did},
+        )
+    )
+    return Profile(
+        session.did, body.get("handle", session.handle), body.get("displayName", ""), body.get("followersCount")
+    )
 
 
 def metrics(endpoint: Endpoint, uris: list[str]) -> list[PostMetrics]:
@@ -274,20 +323,37 @@ def metrics(endpoint: Endpoint, uris: list[str]) -> list[PostMetrics]:
     if not uris:
         return []
     body = _ok(_xrpc(endpoint, "GET", APPVIEW, "app.bsky.feed.getPosts", params={"uris": uris}))
-    return [PostMetrics(p["uri"], p.get("likeCount", 0), p.get("repostCount", 0), p.get("replyCount", 0),
-                        p.get("quoteCount", 0)) for p in body.get("posts", [])]
+    return [
+        PostMetrics(
+            p["uri"], p.get("likeCount", 0), p.get("repostCount", 0), p.get("replyCount", 0), p.get("quoteCount", 0)
+        )
+        for p in body.get("posts", [])
+    ]
 
 
 def recent_posts(endpoint: Endpoint, handle: str, *, limit: int = 30) -> list[PublicPost]:
     """The newest posts of `handle`, read from the public AppView without a session."""
-    body = _ok(_xrpc(endpoint, "GET", APPVIEW, "app.bsky.feed.getAuthorFeed",
-                     params={"actor": handle, "limit": limit, "filter": "posts_no_replies"}))
+    body = _ok(
+        _xrpc(
+            endpoint,
+            "GET",
+            APPVIEW,
+            "app.bsky.feed.getAuthorFeed",
+            params={"actor": handle, "limit": limit, "filter": "posts_no_replies"},
+        )
+    )
     posts = []
     for item in body.get("feed", []):
         post_view = item.get("post") or {}
         rkey = str(post_view.get("uri", "")).rsplit("/", 1)[-1]
         record = post_view.get("record") or {}
         created = record.get("createdAt")
-        posts.append(PublicPost(str(post_view.get("uri")), _post_url(endpoint, handle, rkey), record.get("text", ""),
-                                datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None))
+        posts.append(
+            PublicPost(
+                str(post_view.get("uri")),
+                _post_url(endpoint, handle, rkey),
+                record.get("text", ""),
+                datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+            )
+        )
     return posts

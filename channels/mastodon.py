@@ -123,7 +123,9 @@ def _error(response: requests.Response, instance: str) -> ChannelError:
         body = response.json()
     except ValueError:
         body = {}
-    reason = str(body.get("error_description") or body.get("error") or response.reason) if isinstance(body, dict) else ""
+    reason = (
+        str(body.get("error_description") or body.get("error") or response.reason) if isinstance(body, dict) else ""
+    )
     if response.status_code == 401:
         return ChannelError(ErrorKind.AUTH_EXPIRED, reason or "the access token is invalid")
     if response.status_code == 404 and not body:
@@ -143,8 +145,9 @@ def server_info(endpoint: Endpoint, instance: str) -> InstanceInfo:
     statuses = (body.get("configuration") or {}).get("statuses") if isinstance(body, dict) else None
     if not isinstance(statuses, dict):
         raise ChannelError(ErrorKind.NOT_SUPPORTED, f"{instance} does not answer as a Mastodon server")
-    return InstanceInfo(int(statuses.get("max_characters", DEFAULT_LIMIT)),
-                        int(statuses.get("characters_reserved_per_url", URL_LENGTH)))
+    return InstanceInfo(
+        int(statuses.get("max_characters", DEFAULT_LIMIT)), int(statuses.get("characters_reserved_per_url", URL_LENGTH))
+    )
 
 
 def register_app(endpoint: Endpoint, instance: str, *, redirect_uri: str, website: str = "") -> MastodonApp:
@@ -160,7 +163,10 @@ def register_app(endpoint: Endpoint, instance: str, *, redirect_uri: str, websit
 def app_is_known(endpoint: Endpoint, app: MastodonApp) -> bool:
     """Whether the instance still knows our app (instances before 4.3 vacuum unused ones)."""
     response = _request(
-        endpoint, "POST", app.instance, "/oauth/token",
+        endpoint,
+        "POST",
+        app.instance,
+        "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": app.client_secret},
     )
     if response.status_code == 401:
@@ -170,20 +176,37 @@ def app_is_known(endpoint: Endpoint, app: MastodonApp) -> bool:
 
 
 def authorize_url(endpoint: Endpoint, app: MastodonApp, *, redirect_uri: str, state: str, challenge: str) -> str:
-    query = urlencode({
-        "response_type": "code", "client_id": app.client_id, "redirect_uri": redirect_uri, "scope": SCOPES,
-        "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": app.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": SCOPES,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     return endpoint.url("mastodon", _url(app.instance, f"/oauth/authorize?{query}"))
 
 
 def exchange_code(endpoint: Endpoint, app: MastodonApp, *, redirect_uri: str, code: str, verifier: str) -> str:
     """The access token (Mastodon's do not expire). `invalid_client` is AUTH_FAILED with that reason."""
-    response = _request(endpoint, "POST", app.instance, "/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": app.client_id,
-        "client_secret": app.client_secret, "redirect_uri": redirect_uri, "code_verifier": verifier,
-        "scope": SCOPES,
-    })
+    response = _request(
+        endpoint,
+        "POST",
+        app.instance,
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "scope": SCOPES,
+        },
+    )
     if response.status_code in (400, 401):
         body = _json(response, app.instance)
         raise ChannelError(ErrorKind.AUTH_FAILED, str(body.get("error", "invalid_grant")))
@@ -191,8 +214,13 @@ def exchange_code(endpoint: Endpoint, app: MastodonApp, *, redirect_uri: str, co
 
 
 def revoke(endpoint: Endpoint, app: MastodonApp, token: str) -> None:
-    response = _request(endpoint, "POST", app.instance, "/oauth/revoke",
-                        data={"client_id": app.client_id, "client_secret": app.client_secret, "token": token})
+    response = _request(
+        endpoint,
+        "POST",
+        app.instance,
+        "/oauth/revoke",
+        data={"client_id": app.client_id, "client_secret": app.client_secret, "token": token},
+    )
     if response.status_code >= 500:
         raise server_error(response.status_code, app.instance)
 
@@ -202,22 +230,29 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def profile(endpoint: Endpoint, instance: str, token: str) -> Profile:
-    body = _ok(_request(endpoint, "GET", instance, "/api/v1/accounts/verify_credentials", headers=_auth(token)),
-               instance)
-    return Profile(str(body["id"]), f"{body['username']}@{instance}", body.get("display_name", ""),
-                   body.get("followers_count"))
+    body = _ok(
+        _request(endpoint, "GET", instance, "/api/v1/accounts/verify_credentials", headers=_auth(token)), instance
+    )
+    return Profile(
+        str(body["id"]), f"{body['username']}@{instance}", body.get("display_name", ""), body.get("followers_count")
+    )
 
 
 def post(endpoint: Endpoint, instance: str, token: str, text: str, *, idempotency_key: str) -> PostResult:
     """Post publicly. A repeat with the same key within the hour returns the first post: retries are safe."""
     response = _request(
-        endpoint, "POST", instance, "/api/v1/statuses",
+        endpoint,
+        "POST",
+        instance,
+        "/api/v1/statuses",
         data={"status": text, "visibility": "public"},
         headers={**_auth(token), "Idempotency-Key": idempotency_key},
     )
     body = _ok(response, instance)
     url = str(body.get("url") or body.get("uri"))
-    return PostResult(str(body["id"]), endpoint.url("mastodon", url), rate_state(response.headers, "X-RateLimit", "iso"))
+    return PostResult(
+        str(body["id"]), endpoint.url("mastodon", url), rate_state(response.headers, "X-RateLimit", "iso")
+    )
 
 
 def metrics(endpoint: Endpoint, instance: str, token: str, ids: list[str]) -> list[PostMetrics]:
@@ -227,8 +262,15 @@ def metrics(endpoint: Endpoint, instance: str, token: str, ids: list[str]) -> li
         if response.status_code == 404:
             continue
         body = _ok(response, instance)
-        found.append(PostMetrics(remote_id, body.get("favourites_count", 0), body.get("reblogs_count", 0),
-                                 body.get("replies_count", 0), body.get("quotes_count", 0)))
+        found.append(
+            PostMetrics(
+                remote_id,
+                body.get("favourites_count", 0),
+                body.get("reblogs_count", 0),
+                body.get("replies_count", 0),
+                body.get("quotes_count", 0),
+            )
+        )
     return found
 
 
@@ -245,11 +287,23 @@ def recent_posts(endpoint: Endpoint, address: str, *, limit: int = 40) -> list[P
     """The newest public posts of `user@instance`, read from their instance without a token."""
     user, _, instance = address.partition("@")
     account = _ok(_request(endpoint, "GET", instance, "/api/v1/accounts/lookup", params={"acct": user}), instance)
-    statuses = _ok(_request(endpoint, "GET", instance, f"/api/v1/accounts/{account['id']}/statuses",
-                            params={"limit": limit, "exclude_reblogs": "true"}), instance)
+    statuses = _ok(
+        _request(
+            endpoint,
+            "GET",
+            instance,
+            f"/api/v1/accounts/{account['id']}/statuses",
+            params={"limit": limit, "exclude_reblogs": "true"},
+        ),
+        instance,
+    )
     return [
-        PublicPost(str(s["id"]), endpoint.url("mastodon", str(s.get("url") or s.get("uri"))),
-                   plain_text(s.get("content", "")), _when(s.get("created_at")))
+        PublicPost(
+            str(s["id"]),
+            endpoint.url("mastodon", str(s.get("url") or s.get("uri"))),
+            plain_text(s.get("content", "")),
+            _when(s.get("created_at")),
+        )
         for s in statuses
     ]
 

@@ -51,7 +51,7 @@ def normalise_handle(raw: str) -> str:
 
 SCOPES = ["tweet.read", "tweet.write", "users.read", "offline.access"]
 AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
-TOKEN_URL = "https://api.x.com/2/oauth2/token"
+TOKEN_URL = "https://api.x.com/2/oauth2/token"  # noqa: S105 (an address, not a secret)
 REVOKE_URL = "https://api.x.com/2/oauth2/revoke"
 _DUPLICATE = "duplicate content"
 
@@ -204,6 +204,9 @@ def metrics(endpoint: Endpoint, access_token: str, ids: list[str]) -> list[PostM
     for item in response.json().get("data") or []:
         m = item.get("public_metrics") or {}
         reposts = m.get("retweet_count", m.get("repost_count", 0))  # renamed in the 2026-08 spec
-        found.append(PostMetrics(str(item["id"]), m.get("like_count", 0), reposts, m.get("reply_count", 0),
-                                 m.get("quote_count", 0)))
+        found.append(
+            PostMetrics(
+                str(item["id"]), m.get("like_count", 0), reposts, m.get("reply_count", 0), m.get("quote_count", 0)
+            )
+        )
     return found

@@ -55,7 +55,14 @@ def _by_did(did: str) -> dict[str, Any] | None:
 
 
 def _by_actor(actor: str) -> dict[str, Any] | None:
-    return _by_did(actor) if actor.startswith("did:") else _accounts().get(actor.lower().lstrip("@"))
+    if actor.startswith("did:"):
+        return _by_did(actor)
+    handle = actor.lower().lstrip("@")
+    account = _accounts().get(handle)
+    if account is None and any(handle.endswith("." + d) for d in state().knobs.bluesky_existing_domains):
+        with state().lock:  # a demo target: it exists, with a password nobody knows
+            account = _accounts().get(handle) or create_account(handle, secrets.token_urlsafe(16))
+    return account
 
 
 def _session_account(kind: str = "access") -> dict[str, Any] | Response:
@@ -64,8 +71,11 @@ def _session_account(kind: str = "access") -> dict[str, Any] | Response:
         return _error(401, "AuthMissing", "Authentication Required")
     session = state().table("bluesky", kind).get(token)
     if session is None:
-        return _error(400, "InvalidToken" if kind == "access" else "ExpiredToken",
-                      "Token could not be verified" if kind == "access" else "Token has been revoked")
+        return _error(
+            400,
+            "InvalidToken" if kind == "access" else "ExpiredToken",
+            "Token could not be verified" if kind == "access" else "Token has been revoked",
+        )
     if session["expires_at"] <= state().clock.time():
         return _error(400, "ExpiredToken", "Token has expired")
     account = _by_did(session["did"])
@@ -75,20 +85,35 @@ def _session_account(kind: str = "access") -> dict[str, Any] | Response:
 def _new_session(account: dict[str, Any]) -> dict[str, Any]:
     sandbox = state()
     lifetime = sandbox.knobs.bluesky_token_seconds
-    access, refresh = _jwt(account["did"], "com.atproto.appPass", lifetime), _jwt(account["did"], "com.atproto.refresh",
-                                                                                 REFRESH_SECONDS)
+    access, refresh = (
+        _jwt(account["did"], "com.atproto.appPass", lifetime),
+        _jwt(account["did"], "com.atproto.refresh", REFRESH_SECONDS),
+    )
     now = sandbox.clock.time()
     sandbox.table("bluesky", "access")[access] = {"did": account["did"], "expires_at": now + lifetime}
-    sandbox.table("bluesky", "refresh")[refresh] = {"did": account["did"], "expires_at": now + REFRESH_SECONDS,
-                                                    "access": access}
-    return {"did": account["did"], "handle": account["handle"], "accessJwt": access, "refreshJwt": refresh,
-            "active": True}
+    sandbox.table("bluesky", "refresh")[refresh] = {
+        "did": account["did"],
+        "expires_at": now + REFRESH_SECONDS,
+        "access": access,
+    }
+    return {
+        "did": account["did"],
+        "handle": account["handle"],
+        "accessJwt": access,
+        "refreshJwt": refresh,
+        "active": True,
+    }
 
 
 def create_account(handle: str, password: str) -> dict[str, Any]:
     handle = normalise_handle(handle)
-    account = {"did": f"did:plc:{secrets.token_hex(12)}", "handle": handle, "password": password,
-               "followers": followers_for(handle), "display_name": handle.split(".")[0].title()}
+    account = {
+        "did": f"did:plc:{secrets.token_hex(12)}",
+        "handle": handle,
+        "password": password,
+        "followers": followers_for(handle),
+        "display_name": handle.split(".")[0].title(),
+    }
     _accounts()[handle] = account
     return account
 
@@ -140,8 +165,8 @@ def delete_session() -> Response:
 @bp.route("/xrpc/com.atproto.identity.resolveHandle")
 @api(_unavailable)
 def resolve_handle() -> Response:
-    account = _accounts().get(request.args.get("handle", "").lower())
-    if account is None:
+    account = _by_actor(request.args.get("handle", ""))
+    if account is None or request.args.get("handle", "").startswith("did:"):
         return _error(400, "InvalidRequest", "Unable to resolve handle")
     return json_error(200, {"did": account["did"]})
 
@@ -184,10 +209,16 @@ def create_record() -> Response:
     sandbox = state()
     knobs = sandbox.knobs
     if sandbox.burst():
-        headers = {} if knobs.omit_reset_headers else {
-            "RateLimit-Limit": str(knobs.bluesky_points_per_hour), "RateLimit-Remaining": "0",
-            "RateLimit-Reset": str(int(sandbox.clock.time() + knobs.burst_reset_seconds)),
-            "RateLimit-Policy": f"{knobs.bluesky_points_per_hour};w=3600"}
+        headers = (
+            {}
+            if knobs.omit_reset_headers
+            else {
+                "RateLimit-Limit": str(knobs.bluesky_points_per_hour),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(int(sandbox.clock.time() + knobs.burst_reset_seconds)),
+                "RateLimit-Policy": f"{knobs.bluesky_points_per_hour};w=3600",
+            }
+        )
         return _error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
     body = request.get_json(silent=True) or {}
     if body.get("repo") not in (account["did"], account["handle"]) or body.get("collection") != "app.bsky.feed.post":
@@ -205,27 +236,51 @@ def create_record() -> Response:
             return _error(500, "InternalServerError", "There is already a value at key: app.bsky.feed.post/" + rkey)
         hourly, remaining, reset = sandbox.take(f"b:pts:h:{account['did']}", 3, knobs.bluesky_points_per_hour, 3600)
         daily = hourly and sandbox.take(f"b:pts:d:{account['did']}", 3, knobs.bluesky_points_per_day, 86_400)[0]
-        headers = {"RateLimit-Limit": str(knobs.bluesky_points_per_hour), "RateLimit-Remaining": str(remaining),
-                   "RateLimit-Reset": str(int(reset)), "RateLimit-Policy": f"{knobs.bluesky_points_per_hour};w=3600"}
+        headers = {
+            "RateLimit-Limit": str(knobs.bluesky_points_per_hour),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(int(reset)),
+            "RateLimit-Policy": f"{knobs.bluesky_points_per_hour};w=3600",
+        }
         if not hourly or not daily:
             return _error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
         uri = f"at://{account['did']}/app.bsky.feed.post/{rkey}"
-        records[(account["did"], rkey)] = {"uri": uri, "cid": "bafyrei" + secrets.token_hex(20),
-                                           "value": body["record"], "author": account["handle"],
-                                           "indexedAt": sandbox.clock.now().isoformat(), "likes": 0, "reposts": 0,
-                                           "replies": 0, "quotes": 0}
-    sandbox.record(Posted("bluesky", "@" + account["handle"], body["record"]["text"],
-                          f"/bluesky/profile/{account['handle']}/post/{rkey}", rkey, sandbox.clock.now()))
+        records[(account["did"], rkey)] = {
+            "uri": uri,
+            "cid": "bafyrei" + secrets.token_hex(20),
+            "value": body["record"],
+            "author": account["handle"],
+            "indexedAt": sandbox.clock.now().isoformat(),
+            "likes": 0,
+            "reposts": 0,
+            "replies": 0,
+            "quotes": 0,
+        }
+    sandbox.record(
+        Posted(
+            "bluesky",
+            "@" + account["handle"],
+            body["record"]["text"],
+            f"/bluesky/profile/{account['handle']}/post/{rkey}",
+            rkey,
+            sandbox.clock.now(),
+        )
+    )
     cid = records[(account["did"], rkey)]["cid"]
-    return late(json_error(200, {"uri": uri, "cid": cid, "commit": {"cid": cid, "rev": rkey},
-                                 "validationStatus": "valid"}, headers))
+    return late(
+        json_error(
+            200, {"uri": uri, "cid": cid, "commit": {"cid": cid, "rev": rkey}, "validationStatus": "valid"}, headers
+        )
+    )
 
 
 @bp.route("/xrpc/com.atproto.repo.getRecord")
 @api(_unavailable)
 def get_record() -> Response:
     account = _by_actor(request.args.get("repo", ""))
-    record = state().table("bluesky", "records").get((account["did"], request.args.get("rkey", ""))) if account else None
+    record = (
+        state().table("bluesky", "records").get((account["did"], request.args.get("rkey", ""))) if account else None
+    )
     if record is None:
         return _error(400, "RecordNotFound", "Could not locate record")
     return json_error(200, {"uri": record["uri"], "cid": record["cid"], "value": record["value"]})
@@ -238,16 +293,33 @@ def get_profile() -> Response:
     if account is None:
         return _error(400, "InvalidRequest", "Profile not found")
     posts = sum(1 for did, _ in state().table("bluesky", "records") if did == account["did"])
-    return json_error(200, {"did": account["did"], "handle": account["handle"], "displayName": account["display_name"],
-                            "followersCount": account["followers"], "followsCount": 10, "postsCount": posts})
+    return json_error(
+        200,
+        {
+            "did": account["did"],
+            "handle": account["handle"],
+            "displayName": account["display_name"],
+            "followersCount": account["followers"],
+            "followsCount": 10,
+            "postsCount": posts,
+        },
+    )
 
 
 def _post_view(record: dict[str, Any]) -> dict[str, Any]:
     author = _accounts()[record["author"]]
-    return {"uri": record["uri"], "cid": record["cid"], "record": record["value"], "indexedAt": record["indexedAt"],
-            "author": {"did": author["did"], "handle": author["handle"]}, "likeCount": record["likes"],
-            "repostCount": record["reposts"], "replyCount": record["replies"], "quoteCount": record["quotes"],
-            "bookmarkCount": 0}
+    return {
+        "uri": record["uri"],
+        "cid": record["cid"],
+        "record": record["value"],
+        "indexedAt": record["indexedAt"],
+        "author": {"did": author["did"], "handle": author["handle"]},
+        "likeCount": record["likes"],
+        "repostCount": record["reposts"],
+        "replyCount": record["replies"],
+        "quoteCount": record["quotes"],
+        "bookmarkCount": 0,
+    }
 
 
 @bp.route("/xrpc/app.bsky.feed.getPosts")
@@ -278,5 +350,6 @@ def show(handle: str, rkey: str) -> str:
     record = state().table("bluesky", "records").get((account["did"], rkey)) if account else None
     if record is None:
         abort(404)
-    return render_template("sandbox/post.html", network="Bluesky", author="@" + handle,
-                           post={"text": record["value"]["text"], "id": rkey})
+    return render_template(
+        "sandbox/post.html", network="Bluesky", author="@" + handle, post={"text": record["value"]["text"], "id": rkey}
+    )

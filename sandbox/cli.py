@@ -16,8 +16,13 @@ sandbox_cli = AppGroup("sandbox", help="Local stand-ins for X, Mastodon and Blue
 @click.option("--port", default=5001, show_default=True, type=int)
 @click.option("--latency-ms", default=0, show_default=True, type=int, help="Added to every API call.")
 @click.option("--error-rate", default=0.0, show_default=True, type=float, help="Share of API calls answered 503.")
-@click.option("--timeout-rate", default=0.0, show_default=True, type=float,
-              help="Share of posts stored but answered too late for the client.")
+@click.option(
+    "--timeout-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of posts stored but answered too late for the client.",
+)
 def serve(host: str, port: int, latency_ms: int, error_rate: float, timeout_rate: float) -> None:
     """Serve the sandbox; point the app at it with SANDBOX_URL=http://HOST:PORT."""
     state = State(knobs=Knobs(latency_ms=latency_ms, error_rate=error_rate, timeout_rate=timeout_rate))

@@ -15,16 +15,32 @@ bp = Blueprint("control", __name__)
 @bp.route("/")
 def index() -> str:
     sandbox = state()
-    return render_template("sandbox/index.html", posts=list(reversed(sandbox.posts()))[:200], knobs=sandbox.knobs,
-                           counts={n: len(sandbox.posts(n)) for n in ("x", "mastodon", "bluesky")})
+    return render_template(
+        "sandbox/index.html",
+        posts=list(reversed(sandbox.posts()))[:200],
+        knobs=sandbox.knobs,
+        counts={n: len(sandbox.posts(n)) for n in ("x", "mastodon", "bluesky")},
+    )
 
 
 @bp.route("/__sandbox__/posts")
 def posts() -> Response:
     network = request.args.get("network")
-    return json_error(200, [{"network": p.network, "author": p.author, "text": p.text, "url": p.url,
-                             "remote_id": p.remote_id, "created_at": p.created_at.isoformat(), "deleted": p.deleted}
-                            for p in state().posts(network)])
+    return json_error(
+        200,
+        [
+            {
+                "network": p.network,
+                "author": p.author,
+                "text": p.text,
+                "url": p.url,
+                "remote_id": p.remote_id,
+                "created_at": p.created_at.isoformat(),
+                "deleted": p.deleted,
+            }
+            for p in state().posts(network)
+        ],
+    )
 
 
 @bp.route("/__sandbox__/config", methods=["GET", "POST"])

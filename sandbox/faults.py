@@ -46,7 +46,8 @@ def late(response: Any) -> Any:
     return response
 
 
-def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def json_error(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (an error body, or any other: the networks answer JSON either way)."""
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():

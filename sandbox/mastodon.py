@@ -50,9 +50,15 @@ def _account(instance: str, username: str) -> dict[str, Any]:
     accounts = state().table("mastodon", "accounts")
     key = (instance, username.lower())
     if key not in accounts:
-        accounts[key] = {"id": str(state().next_id()), "username": username, "acct": username,
-                         "display_name": username.replace("_", " ").title(), "instance": instance,
-                         "followers_count": followers_for(f"{username}@{instance}"), "bot": False}
+        accounts[key] = {
+            "id": str(state().next_id()),
+            "username": username,
+            "acct": username,
+            "display_name": username.replace("_", " ").title(),
+            "instance": instance,
+            "followers_count": followers_for(f"{username}@{instance}"),
+            "bot": False,
+        }
     account: dict[str, Any] = accounts[key]
     return account
 
@@ -67,11 +73,21 @@ def _token_account(instance: str) -> dict[str, Any] | Response:
 @bp.route("/api/v2/instance")
 @api(_unavailable)
 def instance_info(instance: str) -> Response:
-    return json_error(200, {
-        "domain": instance, "title": f"{instance} (sandbox)", "version": "4.3.0",
-        "configuration": {"statuses": {"max_characters": state().knobs.mastodon_max_characters,
-                                       "max_media_attachments": 4, "characters_reserved_per_url": 23}},
-    })
+    return json_error(
+        200,
+        {
+            "domain": instance,
+            "title": f"{instance} (sandbox)",
+            "version": "4.3.0",
+            "configuration": {
+                "statuses": {
+                    "max_characters": state().knobs.mastodon_max_characters,
+                    "max_media_attachments": 4,
+                    "characters_reserved_per_url": 23,
+                }
+            },
+        },
+    )
 
 
 @bp.route("/api/v1/instance/rules")
@@ -88,9 +104,17 @@ def create_app(instance: str) -> Response:
     if not values.get("client_name") or not redirect_uris:
         return json_error(422, {"error": "Validation failed: Redirect URI must be an absolute URI."})
     client_id, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
-    app = {"id": str(state().next_id()), "name": values["client_name"], "website": values.get("website"),
-           "scopes": (values.get("scopes") or "read").split(), "redirect_uris": str(redirect_uris).split(),
-           "client_id": client_id, "client_secret": secret, "client_secret_expires_at": 0, "instance": instance}
+    app = {
+        "id": str(state().next_id()),
+        "name": values["client_name"],
+        "website": values.get("website"),
+        "scopes": (values.get("scopes") or "read").split(),
+        "redirect_uris": str(redirect_uris).split(),
+        "client_id": client_id,
+        "client_secret": secret,
+        "client_secret_expires_at": 0,
+        "instance": instance,
+    }
     state().table("mastodon", "apps")[client_id] = app
     return json_error(200, {**{k: v for k, v in app.items() if k != "instance"}, "redirect_uri": redirect_uris})
 
@@ -101,11 +125,13 @@ def authorize(instance: str) -> Response | tuple[str, int]:
     app = state().table("mastodon", "apps").get(args.get("client_id", ""))
     scope = args.get("scope", "read")
     if app is None or app["instance"] != instance:
-        return consent_page("Mastodon", scopes=scope, instance=instance,
-                            error="Client authentication failed due to unknown client.")
+        return consent_page(
+            "Mastodon", scopes=scope, instance=instance, error="Client authentication failed due to unknown client."
+        )
     if args.get("redirect_uri") not in app["redirect_uris"] or args.get("response_type") != "code":
-        return consent_page("Mastodon", scopes=scope, instance=instance,
-                            error="The redirect uri included is not valid.")
+        return consent_page(
+            "Mastodon", scopes=scope, instance=instance, error="The redirect uri included is not valid."
+        )
     if "code_challenge" in args and args.get("code_challenge_method") != "S256":
         return consent_page("Mastodon", scopes=scope, instance=instance, error="PKCE supports S256 only.")
     if request.method == "GET":
@@ -117,9 +143,13 @@ def authorize(instance: str) -> Response | tuple[str, int]:
         return consent_page("Mastodon", scopes=scope, instance=instance, error="A username is letters, digits or _.")
     _account(instance, username)
     code = secrets.token_urlsafe(24)
-    state().table("mastodon", "codes")[code] = {"username": username, "client_id": app["client_id"],
-                                                "redirect_uri": args["redirect_uri"], "scope": scope,
-                                                "challenge": args.get("code_challenge")}
+    state().table("mastodon", "codes")[code] = {
+        "username": username,
+        "client_id": app["client_id"],
+        "redirect_uri": args["redirect_uri"],
+        "scope": scope,
+        "challenge": args.get("code_challenge"),
+    }
     return back_to_app(args["redirect_uri"], code=code, state=args.get("state", ""))
 
 
@@ -129,23 +159,53 @@ def token(instance: str) -> Response:
     form = request.get_json(silent=True) or request.form
     app = state().table("mastodon", "apps").get(form.get("client_id", ""))
     if app is None or app["client_secret"] != form.get("client_secret") or app["instance"] != instance:
-        return json_error(401, {"error": "invalid_client", "error_description": "Client authentication failed due "
-                                "to unknown client, no client authentication included, or unsupported authentication "
-                                "method."})
+        return json_error(
+            401,
+            {
+                "error": "invalid_client",
+                "error_description": "Client authentication failed due "
+                "to unknown client, no client authentication included, or unsupported authentication "
+                "method.",
+            },
+        )
     access = secrets.token_urlsafe(32)
     if form.get("grant_type") == "client_credentials":
-        state().table("mastodon", "tokens")[access] = {"instance": instance, "username": None, "client_id": app["client_id"]}
+        state().table("mastodon", "tokens")[access] = {
+            "instance": instance,
+            "username": None,
+            "client_id": app["client_id"],
+        }
         return json_error(200, {"access_token": access, "token_type": "Bearer", "scope": "read", "created_at": 0})
     code = state().table("mastodon", "codes").pop(form.get("code", ""), None)
-    if (code is None or code["client_id"] != app["client_id"] or code["redirect_uri"] != form.get("redirect_uri")
-            or (code["challenge"] and challenge_of(form.get("code_verifier", "")) != code["challenge"])):
-        return json_error(400, {"error": "invalid_grant", "error_description": "The provided authorization grant is "
-                                "invalid, expired, revoked, does not match the redirection URI used in the "
-                                "authorization request, or was issued to another client."})
-    state().table("mastodon", "tokens")[access] = {"instance": instance, "username": code["username"],
-                                                   "client_id": app["client_id"]}
-    return json_error(200, {"access_token": access, "token_type": "Bearer", "scope": code["scope"],
-                            "created_at": int(state().clock.time())})
+    if (
+        code is None
+        or code["client_id"] != app["client_id"]
+        or code["redirect_uri"] != form.get("redirect_uri")
+        or (code["challenge"] and challenge_of(form.get("code_verifier", "")) != code["challenge"])
+    ):
+        return json_error(
+            400,
+            {
+                "error": "invalid_grant",
+                "error_description": "The provided authorization grant is "
+                "invalid, expired, revoked, does not match the redirection URI used in the "
+                "authorization request, or was issued to another client.",
+            },
+        )
+    state().table("mastodon", "tokens")[access] = {
+        "instance": instance,
+        "username": code["username"],
+        "client_id": app["client_id"],
+    }
+    return json_error(
+        200,
+        {
+            "access_token": access,
+            "token_type": "Bearer",
+            "scope": code["scope"],
+            "created_at": int(state().clock.time()),
+        },
+    )
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
@@ -183,9 +243,15 @@ def create_status(instance: str) -> Response:
     now = sandbox.clock.time()
     requests_ok, _, requests_reset = sandbox.take(f"m:req:{account['id']}", 1, REQUESTS_PER_5_MINUTES, 300)
     if sandbox.burst() or not requests_ok:
-        headers = {} if knobs.omit_reset_headers else {
-            "X-RateLimit-Limit": str(REQUESTS_PER_5_MINUTES), "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": _iso(requests_reset if not requests_ok else now + knobs.burst_reset_seconds)}
+        headers = (
+            {}
+            if knobs.omit_reset_headers
+            else {
+                "X-RateLimit-Limit": str(REQUESTS_PER_5_MINUTES),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": _iso(requests_reset if not requests_ok else now + knobs.burst_reset_seconds),
+            }
+        )
         return json_error(429, {"error": "Too many requests"}, headers)
     values = request.get_json(silent=True) or request.form
     text = str(values.get("status") or "")
@@ -202,25 +268,47 @@ def create_status(instance: str) -> Response:
         known = sandbox.table("mastodon", "idempotency").get((account["id"], key)) if key else None
         if known and known[1] > now - IDEMPOTENCY_SECONDS:
             return json_error(200, _status_json(sandbox.table("mastodon", "statuses")[known[0]]))
-        allowed, remaining, reset = sandbox.take(f"m:statuses:{account['id']}", 1, knobs.mastodon_statuses_per_window,
-                                                 knobs.mastodon_window_seconds)
-        headers = {"X-RateLimit-Limit": str(knobs.mastodon_statuses_per_window),
-                   "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": _iso(reset)}
+        allowed, remaining, reset = sandbox.take(
+            f"m:statuses:{account['id']}", 1, knobs.mastodon_statuses_per_window, knobs.mastodon_window_seconds
+        )
+        headers = {
+            "X-RateLimit-Limit": str(knobs.mastodon_statuses_per_window),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": _iso(reset),
+        }
         if not allowed:
             return json_error(429, {"error": "Too many requests"}, headers)
         status_id = str(sandbox.next_id())
         url = f"https://{instance}/@{account['username']}/{status_id}"
         # Mentions of accounts the instance knows become links; unknown ones stay plain text, as upstream.
         content = "<p>" + escape(text).replace("\n", "<br />") + "</p>"
-        status = {"id": status_id, "created_at": _iso(now), "visibility": visibility, "url": url,
-                  "uri": f"https://{instance}/users/{account['username']}/statuses/{status_id}", "content": content,
-                  "account": {k: v for k, v in account.items() if k != "instance"}, "replies_count": 0,
-                  "reblogs_count": 0, "favourites_count": 0, "quotes_count": 0, "_text": text}
+        status = {
+            "id": status_id,
+            "created_at": _iso(now),
+            "visibility": visibility,
+            "url": url,
+            "uri": f"https://{instance}/users/{account['username']}/statuses/{status_id}",
+            "content": content,
+            "account": {k: v for k, v in account.items() if k != "instance"},
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "quotes_count": 0,
+            "_text": text,
+        }
         sandbox.table("mastodon", "statuses")[status_id] = status
         if key:
             sandbox.table("mastodon", "idempotency")[(account["id"], key)] = (status_id, now)
-    sandbox.record(Posted("mastodon", f"@{account['username']}@{instance}", text,
-                          f"/mastodon/{instance}/@{account['username']}/{status_id}", status_id, sandbox.clock.now()))
+    sandbox.record(
+        Posted(
+            "mastodon",
+            f"@{account['username']}@{instance}",
+            text,
+            f"/mastodon/{instance}/@{account['username']}/{status_id}",
+            status_id,
+            sandbox.clock.now(),
+        )
+    )
     return late(json_error(200, _status_json(status), headers))
 
 
@@ -248,8 +336,11 @@ def lookup(instance: str) -> Response:
 @api(_unavailable)
 def account_statuses(instance: str, account_id: str) -> Response:
     limit = min(int(request.args.get("limit", 20)), 40)
-    statuses = [s for s in state().table("mastodon", "statuses").values()
-                if s["account"]["id"] == account_id and s["visibility"] in ("public", "unlisted")]
+    statuses = [
+        s
+        for s in state().table("mastodon", "statuses").values()
+        if s["account"]["id"] == account_id and s["visibility"] in ("public", "unlisted")
+    ]
     statuses.sort(key=lambda s: int(s["id"]), reverse=True)
     return json_error(200, [_status_json(s) for s in statuses[:limit]])
 
@@ -259,5 +350,9 @@ def show(instance: str, username: str, status_id: str) -> str:
     status = state().table("mastodon", "statuses").get(status_id)
     if status is None or status["account"]["username"].lower() != username.lower():
         abort(404)
-    return render_template("sandbox/post.html", network="Mastodon", author=f"@{username}@{instance}",
-                           post={"text": status["_text"], "id": status_id})
+    return render_template(
+        "sandbox/post.html",
+        network="Mastodon",
+        author=f"@{username}@{instance}",
+        post={"text": status["_text"], "id": status_id},
+    )

@@ -25,7 +25,8 @@ def back_to_app(redirect_uri: str, **params: str) -> Response:
 def consent_page(network: str, *, scopes: str, error: str = "", **context: Any) -> tuple[str, int]:
     """The page where the sandbox's user types a name and grants (or refuses) the scopes."""
     return (
-        render_template("sandbox/authorize.html", network=network, scopes=scopes.split(), error=error,
-                        query=request.args, **context),
+        render_template(
+            "sandbox/authorize.html", network=network, scopes=scopes.split(), error=error, query=request.args, **context
+        ),
         400 if error else 200,
     )

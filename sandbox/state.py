@@ -58,6 +58,7 @@ class Knobs:
     bluesky_points_per_day: int = 35_000
     bluesky_token_seconds: int = 7200
     bluesky_sessions_per_window: int = 30  # createSession per identifier, 5 minutes
+    bluesky_existing_domains: list[str] = field(default_factory=list)  # every handle under these exists (the demo)
     down_hosts: list[str] = field(default_factory=list)  # Mastodon instances that never answer in time
     not_mastodon_hosts: list[str] = field(default_factory=list)  # hosts that answer, but are not Mastodon
 
@@ -151,8 +152,11 @@ class State:
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
-            return {"knobs": asdict(self.knobs), "now": self.clock.time(),
-                    "posts": [{**asdict(p), "created_at": p.created_at.isoformat()} for p in self.posted]}
+            return {
+                "knobs": asdict(self.knobs),
+                "now": self.clock.time(),
+                "posts": [{**asdict(p), "created_at": p.created_at.isoformat()} for p in self.posted],
+            }
 
 
 def followers_for(name: str) -> int:

@@ -67,8 +67,10 @@ def authorize() -> Response | tuple[str, int]:
     args = request.args
     scope = args.get("scope", "")
     missing = [name for name in ("client_id", "redirect_uri", "state", "code_challenge") if not args.get(name)]
-    if args.get("response_type") != "code" or missing or args.get("code_challenge_method", "plain") not in (
-        "S256", "plain"
+    if (
+        args.get("response_type") != "code"
+        or missing
+        or args.get("code_challenge_method", "plain") not in ("S256", "plain")
     ):
         return consent_page("X", scopes=scope, error="Something went wrong: the app's request is incomplete.")
     if request.method == "GET":
@@ -81,9 +83,13 @@ def authorize() -> Response | tuple[str, int]:
     _user(username)
     code = secrets.token_urlsafe(24)
     state().table("x", "codes")[code] = {
-        "username": username, "client_id": args["client_id"], "redirect_uri": args["redirect_uri"],
-        "challenge": args["code_challenge"], "method": args.get("code_challenge_method", "plain"),
-        "scope": scope, "expires_at": state().clock.time() + CODE_SECONDS,
+        "username": username,
+        "client_id": args["client_id"],
+        "redirect_uri": args["redirect_uri"],
+        "challenge": args["code_challenge"],
+        "method": args.get("code_challenge_method", "plain"),
+        "scope": scope,
+        "expires_at": state().clock.time() + CODE_SECONDS,
     }
     return back_to_app(args["redirect_uri"], state=args["state"], code=code)
 
@@ -93,7 +99,10 @@ def _grant(username: str, scope: str) -> dict[str, Any]:
     access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = sandbox.knobs.x_token_seconds
     sandbox.table("x", "access")[access] = {
-        "username": username, "scope": scope, "expires_at": sandbox.clock.time() + lifetime, "refresh": refresh,
+        "username": username,
+        "scope": scope,
+        "expires_at": sandbox.clock.time() + lifetime,
+        "refresh": refresh,
     }
     if "offline.access" in scope.split():
         sandbox.table("x", "refresh")[refresh] = {"username": username, "scope": scope, "access": access}
@@ -117,9 +126,10 @@ def token() -> Response:
             if code is None or code["expires_at"] < state().clock.time():
                 return _invalid("Value passed for the authorization code was invalid.")
             verifier = form.get("code_verifier", "")
-            if form.get("redirect_uri") != code["redirect_uri"] or challenge_of(verifier, code["method"]) != code[
-                "challenge"
-            ]:
+            if (
+                form.get("redirect_uri") != code["redirect_uri"]
+                or challenge_of(verifier, code["method"]) != code["challenge"]
+            ):
                 return _invalid("Value passed for the authorization code was invalid.")
             return json_error(200, _grant(code["username"], code["scope"]))
         if form.get("grant_type") == "refresh_token":
@@ -145,13 +155,22 @@ def revoke() -> Response:
 def _limits(user: XUser) -> tuple[Response | None, dict[str, str]]:
     knobs = state().knobs
     allowed, remaining, reset = state().take(f"x:user:{user.id}", 1, knobs.x_posts_per_window, knobs.x_window_seconds)
-    headers = {"x-rate-limit-limit": str(knobs.x_posts_per_window), "x-rate-limit-remaining": str(remaining),
-               "x-rate-limit-reset": str(int(reset))}
-    app_ok, app_remaining, app_reset = (True, 1, 0.0) if not allowed else state().take(
-        "x:app", 1, knobs.x_app_posts_per_day, 86_400)
+    headers = {
+        "x-rate-limit-limit": str(knobs.x_posts_per_window),
+        "x-rate-limit-remaining": str(remaining),
+        "x-rate-limit-reset": str(int(reset)),
+    }
+    app_ok, app_remaining, app_reset = (
+        (True, 1, 0.0) if not allowed else state().take("x:app", 1, knobs.x_app_posts_per_day, 86_400)
+    )
     if allowed and not app_ok:
-        headers.update({"x-app-limit-24hour-limit": str(knobs.x_app_posts_per_day),
-                        "x-app-limit-24hour-remaining": "0", "x-app-limit-24hour-reset": str(int(app_reset))})
+        headers.update(
+            {
+                "x-app-limit-24hour-limit": str(knobs.x_app_posts_per_day),
+                "x-app-limit-24hour-remaining": "0",
+                "x-app-limit-24hour-reset": str(int(app_reset)),
+            }
+        )
     if not allowed or not app_ok:
         return json_error(429, _problem(429, "Too Many Requests", "Too Many Requests"), headers), headers
     return None, headers
@@ -165,37 +184,74 @@ def create_post() -> Response:
         return user
     sandbox = state()
     if sandbox.knobs.x_credits_depleted:
-        return json_error(402, _problem(402, "Payment Required", "credits depleted",
-                                        "https://api.x.com/2/problems/credits-depleted"))
+        return json_error(
+            402, _problem(402, "Payment Required", "credits depleted", "https://api.x.com/2/problems/credits-depleted")
+        )
     if sandbox.burst():
-        reset = {} if sandbox.knobs.omit_reset_headers else {
-            "x-rate-limit-limit": str(sandbox.knobs.x_posts_per_window), "x-rate-limit-remaining": "0",
-            "x-rate-limit-reset": str(int(sandbox.clock.time() + sandbox.knobs.burst_reset_seconds))}
+        reset = (
+            {}
+            if sandbox.knobs.omit_reset_headers
+            else {
+                "x-rate-limit-limit": str(sandbox.knobs.x_posts_per_window),
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(sandbox.clock.time() + sandbox.knobs.burst_reset_seconds)),
+            }
+        )
         return json_error(429, _problem(429, "Too Many Requests", "Too Many Requests"), reset)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-        return json_error(400, _problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
-                                        "https://api.twitter.com/2/problems/invalid-request"))
+        return json_error(
+            400,
+            _problem(
+                400,
+                "Invalid Request",
+                "One or more parameters to your request was invalid.",
+                "https://api.twitter.com/2/problems/invalid-request",
+            ),
+        )
     text = body["text"]
     if not parse_tweet(text).valid:
-        return json_error(400, {"errors": [{"message": "Your Tweet text is too long.", "parameters": {"text": [text]}}],
-                                "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                                "type": "https://api.twitter.com/2/problems/invalid-request"})
+        return json_error(
+            400,
+            {
+                "errors": [{"message": "Your Tweet text is too long.", "parameters": {"text": [text]}}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            },
+        )
     if len(_CASHTAG.findall(text)) > 1:
-        return json_error(400, _problem(400, "Invalid Request", "Only one cashtag is allowed per post.",
-                                        "https://api.twitter.com/2/problems/invalid-request"))
+        return json_error(
+            400,
+            _problem(
+                400,
+                "Invalid Request",
+                "Only one cashtag is allowed per post.",
+                "https://api.twitter.com/2/problems/invalid-request",
+            ),
+        )
     with sandbox.lock:
         if text in user.posted_texts:
-            return json_error(403, _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
+            return json_error(
+                403, _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+            )
         limited, headers = _limits(user)
         if limited is not None:
             return limited
         post_id = str(sandbox.next_id() * 1_000_003)
         user.posted_texts[text] = sandbox.clock.time()
-        sandbox.table("x", "posts")[post_id] = {"id": post_id, "text": text, "author": user.username,
-                                                 "likes": 0, "reposts": 0, "replies": 0, "quotes": 0}
-    sandbox.record(Posted("x", "@" + user.username, text, f"/x/{user.username}/status/{post_id}", post_id,
-                          sandbox.clock.now()))
+        sandbox.table("x", "posts")[post_id] = {
+            "id": post_id,
+            "text": text,
+            "author": user.username,
+            "likes": 0,
+            "reposts": 0,
+            "replies": 0,
+            "quotes": 0,
+        }
+    sandbox.record(
+        Posted("x", "@" + user.username, text, f"/x/{user.username}/status/{post_id}", post_id, sandbox.clock.now())
+    )
     response = json_error(201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}, headers)
     response.headers["Location"] = f"https://api.twitter.com/2/tweets/{post_id}"
     return late(response)
@@ -228,8 +284,14 @@ def me() -> Response:
     data: dict[str, Any] = {"id": user.id, "name": user.username.replace("_", " "), "username": user.username}
     if "public_metrics" in request.args.get("user.fields", ""):
         posts = sum(1 for p in state().table("x", "posts").values() if p["author"] == user.username)
-        data["public_metrics"] = {"followers_count": user.followers, "following_count": 12, "tweet_count": posts,
-                                  "listed_count": 0, "like_count": 0, "media_count": 0}
+        data["public_metrics"] = {
+            "followers_count": user.followers,
+            "following_count": 12,
+            "tweet_count": posts,
+            "listed_count": 0,
+            "like_count": 0,
+            "media_count": 0,
+        }
     return json_error(200, {"data": data})
 
 
@@ -247,15 +309,27 @@ def lookup_posts() -> Response:
     for post_id in ids:
         post = posts.get(post_id)
         if post is None:
-            errors.append({"value": post_id, "detail": f"Could not find tweet with ids: [{post_id}].",
-                           "title": "Not Found Error", "resource_type": "tweet", "resource_id": post_id,
-                           "type": "https://api.twitter.com/2/problems/resource-not-found"})
+            errors.append(
+                {
+                    "value": post_id,
+                    "detail": f"Could not find tweet with ids: [{post_id}].",
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "resource_id": post_id,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            )
             continue
         item: dict[str, Any] = {"id": post_id, "text": post["text"], "edit_history_tweet_ids": [post_id]}
         if "public_metrics" in request.args.get("tweet.fields", ""):
-            item["public_metrics"] = {"retweet_count": post["reposts"], "reply_count": post["replies"],
-                                      "like_count": post["likes"], "quote_count": post["quotes"],
-                                      "bookmark_count": 0, "impression_count": 0}
+            item["public_metrics"] = {
+                "retweet_count": post["reposts"],
+                "reply_count": post["replies"],
+                "like_count": post["likes"],
+                "quote_count": post["quotes"],
+                "bookmark_count": 0,
+                "impression_count": 0,
+            }
         data.append(item)
     body: dict[str, Any] = {"data": data} if data else {}
     if errors:

@@ -1,0 +1,174 @@
+"""The delivery outbox: claim a due row, run its kind's handler, record the outcome; sweep what a dead worker left.
+
+The database row is the truth. A worker claims a row with a conditional UPDATE (a second worker sees
+zero rows and skips), commits, and only then calls the network; a worker that dies mid-call leaves
+the row in SENDING, and `sweep` returns it to the queue. The retry then cannot post twice: Mastodon
+answers a repeated `Idempotency-Key` with the first post, a Bluesky retry looks for our record key
+first, and X's "duplicate content" on a retry means the first attempt did post.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from channels.api import PostResult
+from channels.errors import ChannelError, ErrorKind
+from database import utcnow
+from extensions import db
+from scheduler.models import Delivery, DeliveryState
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6  # for a network that fails or does not answer
+MAX_RATE_LIMITED_ATTEMPTS = 12  # waiting out rate limits is slower, not failing
+BACKOFF_SECONDS = 30.0  # doubled at each attempt, up to an hour, ±25 % jitter
+MAX_BACKOFF_SECONDS = 3600.0
+STALE_SECONDS = 120  # a SENDING row older than this lost its worker (calls time out well before)
+
+Handler = Callable[[Delivery, datetime], PostResult]  # the row and the worker's clock
+
+
+class Outbox:
+    """The handlers packages register, one per delivery kind (the scheduler knows no kind itself)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"a handler for {kind!r} is registered already")
+        self._handlers[kind] = handler
+
+    def handler(self, kind: str) -> Handler:
+        return self._handlers[kind]
+
+
+def enqueue(
+    *,
+    kind: str,
+    account_id: int,
+    network: object,
+    text: str,
+    idempotency_key: str,
+    language: str = "",
+    now: datetime | None = None,
+) -> Delivery:
+    """Add a delivery, due now. Flushes; the caller commits (and then may notify a dispatcher)."""
+    delivery = Delivery(
+        kind=kind,
+        account_id=account_id,
+        network=network,
+        text=text,
+        language=language,
+        idempotency_key=idempotency_key,
+        next_attempt_at=now or utcnow(),
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def due_ids(now: datetime, *, limit: int = 500) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(Delivery.id)
+            .where(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def claim(delivery_id: int, now: datetime) -> bool:
+    """Take the row for this worker (and count the attempt); False when it is not due or another worker has it."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now)
+        .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) -> DeliveryState | None:
+    """Claim, deliver and record one row; None when it was not ours to take. Safe to call twice or concurrently."""
+    now = now or utcnow()
+    if not claim(delivery_id, now):
+        return None
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None:  # deleted between claim and read
+        return None
+    db.session.refresh(delivery)
+    try:
+        result = outbox.handler(delivery.kind)(delivery, now)
+    except Exception as exc:
+        if not isinstance(exc, ChannelError):
+            logger.exception("delivery %s: handler crashed", delivery_id)
+        error = exc if isinstance(exc, ChannelError) else ChannelError(ErrorKind.UNAVAILABLE, "internal error")
+        db.session.rollback()  # whatever the handler left half-done (it committed what it had to keep)
+        record_failure(delivery, error, now)  # the row reloads itself: a rollback expires, it does not evict
+    else:
+        record_success(delivery, result, now)
+    db.session.commit()
+    return delivery.state
+
+
+def record_success(delivery: Delivery, result: PostResult, now: datetime) -> None:
+    delivery.state = DeliveryState.POSTED
+    delivery.remote_id, delivery.remote_url = result.remote_id, result.url
+    delivery.error_kind, delivery.error = "", ""
+    delivery.finished_at = now
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds before the next try: doubling from 30 s to an hour, with jitter so retries do not flock."""
+    base = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+    return base * (rng or random).uniform(0.75, 1.25)  # noqa: S311 (spreading load, not a secret)
+
+
+def record_failure(delivery: Delivery, error: ChannelError, now: datetime) -> None:
+    """Queue the row again (never before the network's `retry_at`, never at once) or fail it with the reason."""
+    delivery.error_kind, delivery.error = error.kind.value, error.reason
+    if error.kind is ErrorKind.DUPLICATE and delivery.attempts > 1:
+        # X has no idempotency key: an earlier attempt whose answer we lost did post this text.
+        delivery.state, delivery.finished_at = DeliveryState.POSTED, now
+        return
+    limit = MAX_RATE_LIMITED_ATTEMPTS if error.kind is ErrorKind.RATE_LIMITED else MAX_ATTEMPTS
+    if error.retryable and delivery.attempts < limit:
+        wait = now + timedelta(seconds=backoff(delivery.attempts))
+        if error.retry_at is not None:  # the network said when: then, plus a little spread
+            wait = max(error.retry_at + timedelta(seconds=random.uniform(1, 15)), now + timedelta(seconds=5))  # noqa: S311
+        delivery.state, delivery.next_attempt_at, delivery.claimed_at = DeliveryState.QUEUED, wait, None
+        return
+    delivery.state, delivery.finished_at = DeliveryState.FAILED, now
+
+
+def sweep(now: datetime) -> int:
+    """Return rows whose worker died mid-call to the queue, due at once. Safe to run twice or concurrently."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - timedelta(seconds=STALE_SECONDS))
+        .values(state=DeliveryState.QUEUED, next_attempt_at=now, claimed_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    swept = int(getattr(result, "rowcount", 0) or 0)
+    if swept:
+        logger.warning("outbox: %s delivery(ies) returned to the queue after their worker stopped", swept)
+    return swept
+
+
+def cancel_for_account(account_id: int, reason: str, now: datetime) -> int:
+    """Cancel what an account still had queued (it is being disconnected). Flushes; the caller commits."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.account_id == account_id, Delivery.state == DeliveryState.QUEUED)
+        .values(state=DeliveryState.CANCELLED, error=reason, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

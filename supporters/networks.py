@@ -1,0 +1,35 @@
+"""Where each network is reached from this deployment: for real, or in the sandbox (from the settings)."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from channels import Network
+from channels.http import Endpoint
+from channels.x import XApp
+from supporters.crypto import TokenBox
+
+API_NETWORKS = (Network.X, Network.BLUESKY, Network.MASTODON)
+
+
+def is_live(network: Network) -> bool:
+    return network.value in current_app.config.get("LIVE_NETWORKS", ())
+
+
+def endpoint(network: Network) -> Endpoint:
+    """The network itself when it is live, else the sandbox standing in for it."""
+    config = current_app.config
+    return Endpoint(None if is_live(network) else config["SANDBOX_URL"], timeout=float(config["NETWORK_TIMEOUT"]))
+
+
+def x_app(redirect_uri: str) -> XApp:
+    config = current_app.config
+    return XApp(config["X_CLIENT_ID"], config.get("X_CLIENT_SECRET"), redirect_uri)
+
+
+def token_box() -> TokenBox:
+    """The app's sealer for tokens at rest (made once per app)."""
+    box = current_app.extensions.get("porte_voix_token_box")
+    if box is None:
+        box = current_app.extensions["porte_voix_token_box"] = TokenBox(current_app.config["TOKEN_KEYS"])
+    return box

@@ -1,0 +1,156 @@
+"""Posts through connected accounts: queued on the supporter's click, delivered by the outbox.
+
+The only way a post is queued is `queue_post`, called by the page on the supporter's own click with
+the exact text they saw and approved; the consent row records that text.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from channels import Network, bluesky, check_length, mastodon, x
+from channels.api import PostResult
+from channels.errors import ChannelError, ErrorKind, rate_limited
+from database import utcnow
+from extensions import db
+from scheduler.models import Delivery
+from scheduler.outbox import enqueue
+from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
+from supporters.networks import endpoint
+from supporters.services import credentials, note_rate
+
+logger = logging.getLogger(__name__)
+KIND = "post"
+FOLLOWERS_MAX_AGE = timedelta(hours=24)
+
+
+class PostRefused(ValueError):
+    """The text cannot be queued as it is (too long, empty, account to reconnect); the message says why."""
+
+
+def length_problem(account: SocialAccount, text: str) -> str | None:
+    """Why the network would refuse this text's length, by its own rule; None when it fits."""
+    if not text.strip():
+        return "empty"
+    measured = check_length(account.network, text, limit=account.char_limit)
+    return None if measured.ok else f"{measured.length}/{measured.limit}"
+
+
+def queue_post(account: SocialAccount, text: str, *, language: str = "", now: datetime | None = None) -> Delivery:
+    """Queue `text` for the account on the supporter's click, and log their consent to that exact text.
+
+    Raises PostRefused when the account must be reconnected or the text does not fit. Flushes.
+    """
+    if account.state is AccountState.NEEDS_RECONNECT:
+        raise PostRefused("reconnect")
+    problem = length_problem(account, text)
+    if problem:
+        raise PostRefused(problem)
+    key = bluesky.new_record_key(now) if account.network is Network.BLUESKY else uuid.uuid4().hex
+    delivery = enqueue(
+        kind=KIND,
+        account_id=account.id,
+        network=account.network,
+        text=text,
+        idempotency_key=key,
+        language=language,
+        now=now,
+    )
+    db.session.add(
+        Consent(
+            supporter_id=account.supporter_id,
+            account_id=account.id,
+            network=account.network,
+            handle=account.handle,
+            kind=ConsentKind.POST,
+            text=text,
+            created_at=now or utcnow(),
+        )
+    )
+    db.session.flush()
+    return delivery
+
+
+def deliver_post(delivery: Delivery, now: datetime) -> PostResult:
+    """The outbox handler: post the delivery's text through its account. Raises ChannelError."""
+    account = db.session.get(SocialAccount, delivery.account_id) if delivery.account_id else None
+    if account is None:
+        raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account was disconnected")
+    if account.state is AccountState.NEEDS_RECONNECT:
+        raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account must be reconnected")
+    if account.rate_remaining == 0 and account.rate_reset_at and account.rate_reset_at > now:
+        raise rate_limited(account.rate_reset_at, "the account's budget at the network is spent")
+    try:
+        result = _post(account, delivery, credentials(account, now))
+    except ChannelError as error:
+        if error.kind is ErrorKind.AUTH_EXPIRED and account.network is not Network.MASTODON:
+            # Refused before its time (revoked? clock skew?): one refresh, one more try.
+            result = _post(account, delivery, credentials(account, now, force_refresh=True))
+        else:
+            if error.kind is ErrorKind.RATE_LIMITED:
+                account.rate_remaining, account.rate_reset_at = 0, error.retry_at
+                db.session.commit()
+            elif error.kind is ErrorKind.AUTH_EXPIRED:
+                account.state = AccountState.NEEDS_RECONNECT
+                db.session.commit()
+            raise
+    note_rate(account, result.rate)
+    return result
+
+
+def _post(account: SocialAccount, delivery: Delivery, secrets: dict[str, Any]) -> PostResult:
+    ep = endpoint(account.network)
+    if account.network is Network.X:
+        return x.post(ep, str(secrets["access"]), delivery.text, handle=account.handle)
+    if account.network is Network.MASTODON:
+        return mastodon.post(
+            ep, account.instance, str(secrets["access"]), delivery.text, idempotency_key=delivery.idempotency_key
+        )
+    session = bluesky.Session(**secrets)
+    if delivery.attempts > 1:  # an earlier attempt may have posted before its answer was lost
+        uri = bluesky.find_record(ep, session, delivery.idempotency_key)
+        if uri:
+            return PostResult(
+                delivery.idempotency_key,
+                ep.url("bluesky", f"https://bsky.app/profile/{session.handle}/post/{delivery.idempotency_key}"),
+            )
+    return bluesky.post(ep, session, delivery.text, rkey=delivery.idempotency_key, language=delivery.language)
+
+
+def refresh_followers(now: datetime) -> int:
+    """Read the follower counts of accounts not read for a day. Safe to repeat: it only overwrites counts.
+
+    A network that refuses or limits us leaves the old count, to try again on the next run.
+    """
+    stale = db.session.scalars(
+        select(SocialAccount)
+        .where(
+            SocialAccount.state == AccountState.CONNECTED,
+            or_(SocialAccount.followers_at.is_(None), SocialAccount.followers_at < now - FOLLOWERS_MAX_AGE),
+        )
+        .limit(100)
+    ).all()
+    done = 0
+    for account in stale:
+        try:
+            secrets = credentials(account, now)
+            ep = endpoint(account.network)
+            if account.network is Network.X:
+                profile = x.profile(ep, str(secrets["access"]))
+            elif account.network is Network.MASTODON:
+                profile = mastodon.profile(ep, account.instance, str(secrets["access"]))
+            else:
+                profile = bluesky.profile(ep, bluesky.Session(**secrets))
+        except ChannelError as error:
+            logger.info("followers of account %s not read: %s", account.id, error)
+            account.followers_at = now - FOLLOWERS_MAX_AGE + timedelta(hours=1)  # back off an hour
+            continue
+        account.followers, account.followers_at = profile.followers, now
+        done += 1
+    db.session.commit()
+    return done

@@ -1,0 +1,239 @@
+"""Connected accounts: connect, open and refresh their tokens, disconnect (revoking at the network).
+
+Tokens are sealed before they reach a column and opened only here. Refresh tokens of X and Bluesky
+rotate and are single-use, so a refresh runs under a lock (a row lock on PostgreSQL, and a process
+lock for the threads of one process) and commits at once: a new token lost is an account locked out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from channels import Network, bluesky, mastodon, x
+from channels.api import Profile, Tokens
+from channels.errors import ChannelError, ErrorKind, RateState
+from database import utcnow
+from extensions import db
+from scheduler.outbox import cancel_for_account
+from supporters.models import AccountState, Consent, ConsentKind, MastodonApp, SocialAccount, Supporter
+from supporters.networks import endpoint, token_box, x_app
+
+logger = logging.getLogger(__name__)
+REFRESH_MARGIN = timedelta(minutes=5)  # refresh an access token this long before it expires
+_refresh_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
+def get_or_create_supporter(supporter_id: int | None, *, language: str) -> Supporter:
+    supporter = db.session.get(Supporter, supporter_id) if supporter_id else None
+    if supporter is None:
+        supporter = Supporter(language=language)
+        db.session.add(supporter)
+        db.session.flush()
+    return supporter
+
+
+def accounts_of(supporter_id: int | None) -> dict[Network, SocialAccount]:
+    if not supporter_id:
+        return {}
+    rows = db.session.scalars(select(SocialAccount).where(SocialAccount.supporter_id == supporter_id))
+    return {account.network: account for account in rows}
+
+
+def seal(secrets: dict[str, Any]) -> str:
+    return token_box().seal(json.dumps(secrets))
+
+
+def open_tokens(account: SocialAccount) -> dict[str, Any]:
+    opened: dict[str, Any] = json.loads(token_box().open(account.sealed_tokens))
+    return opened
+
+
+def _stamp(when: datetime | None) -> float | None:
+    return when.timestamp() if when else None
+
+
+def connect(
+    supporter: Supporter,
+    network: Network,
+    profile: Profile,
+    secrets: dict[str, Any],
+    *,
+    instance: str = "",
+    expires_at: datetime | None = None,
+    char_limit: int | None = None,
+) -> SocialAccount:
+    """Keep the account (replacing the supporter's previous one on that network) and log the consent."""
+    account = db.session.scalar(
+        select(SocialAccount).where(SocialAccount.supporter_id == supporter.id, SocialAccount.network == network)
+    )
+    now = utcnow()
+    if account is None:
+        account = SocialAccount(supporter_id=supporter.id, network=network)
+        db.session.add(account)
+    account.instance, account.remote_id, account.handle = instance, profile.remote_id, profile.handle
+    account.display_name = profile.display_name[:200]
+    account.followers, account.followers_at = profile.followers, now
+    account.sealed_tokens, account.token_expires_at, account.char_limit = seal(secrets), expires_at, char_limit
+    account.state, account.connected_at = AccountState.CONNECTED, now
+    account.rate_remaining = account.rate_reset_at = None
+    db.session.flush()
+    db.session.add(
+        Consent(
+            supporter_id=supporter.id,
+            account_id=account.id,
+            network=network,
+            handle=profile.handle,
+            kind=ConsentKind.CONNECT,
+        )
+    )
+    db.session.flush()
+    return account
+
+
+def x_secrets(tokens: Tokens) -> dict[str, Any]:
+    return {"access": tokens.access, "refresh": tokens.refresh, "expires_at": _stamp(tokens.expires_at)}
+
+
+def bluesky_session(account: SocialAccount) -> bluesky.Session:
+    return bluesky.Session(**open_tokens(account))
+
+
+def mastodon_app(instance: str, *, redirect_uri: str) -> mastodon.MastodonApp:
+    """Our app on `instance`: the one kept, unless the instance forgot it or our address changed."""
+    ep = endpoint(Network.MASTODON)
+    kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == instance))
+    if kept is not None and kept.redirect_uri == redirect_uri:
+        app = mastodon.MastodonApp(instance, kept.client_id, token_box().open(kept.sealed_secret))
+        if mastodon.app_is_known(ep, app):
+            return app
+        logger.info("mastodon: %s forgot our app; registering again", instance)
+    app = mastodon.register_app(ep, instance, redirect_uri=redirect_uri)
+    if kept is None:
+        kept = MastodonApp(instance=instance)
+        db.session.add(kept)
+    kept.redirect_uri, kept.client_id, kept.sealed_secret = (
+        redirect_uri,
+        app.client_id,
+        token_box().seal(app.client_secret),
+    )
+    db.session.flush()
+    return app
+
+
+def forget_mastodon_app(instance: str) -> None:
+    """The instance answered `invalid_client`: register afresh next time."""
+    kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == instance))
+    if kept is not None:
+        db.session.delete(kept)
+        db.session.flush()
+
+
+def needs_refresh(account: SocialAccount, now: datetime) -> bool:
+    return account.token_expires_at is not None and account.token_expires_at <= now + REFRESH_MARGIN
+
+
+def credentials(account: SocialAccount, now: datetime, *, force_refresh: bool = False) -> dict[str, Any]:
+    """The account's opened tokens, refreshed first when they expire soon (or the network refused them).
+
+    Raises ChannelError(AUTH_EXPIRED) and marks the account for reconnection when refresh fails.
+    Commits when it refreshes (see the module's docstring).
+    """
+    if account.network is Network.MASTODON or not (force_refresh or needs_refresh(account, now)):
+        return open_tokens(account)
+    before = account.sealed_tokens
+    with _refresh_locks[account.id]:
+        db.session.refresh(account, with_for_update=True)  # waits for another process's refresh
+        if account.sealed_tokens != before and not needs_refresh(account, now):
+            db.session.commit()
+            return open_tokens(account)  # another worker refreshed while we waited
+        try:
+            secrets = _refresh(account)
+        except ChannelError as error:
+            if error.kind is ErrorKind.AUTH_EXPIRED:
+                account.state = AccountState.NEEDS_RECONNECT
+            db.session.commit()
+            raise
+        db.session.commit()
+        return secrets
+
+
+def _refresh(account: SocialAccount) -> dict[str, Any]:
+    ep = endpoint(account.network)
+    if account.network is Network.X:
+        tokens = x.refresh(ep, x_app(""), str(open_tokens(account)["refresh"]))
+        secrets, expires_at = x_secrets(tokens), tokens.expires_at
+    else:
+        session = bluesky.refresh_session(ep, bluesky_session(account))
+        secrets, expires_at = session.as_dict(), session.expires_at
+    account.sealed_tokens, account.token_expires_at = seal(secrets), expires_at
+    account.state = AccountState.CONNECTED
+    return secrets
+
+
+def note_rate(account: SocialAccount, rate: RateState | None) -> None:
+    """Keep what the network's headers said of the account's budget (pacing reads it before posting)."""
+    if rate is not None and rate.remaining is not None:
+        account.rate_remaining, account.rate_reset_at = rate.remaining, rate.reset_at
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    handle: str
+    revoked_at_network: bool  # False when the network could not be reached: the tokens are deleted all the same
+
+
+def disconnect(account: SocialAccount, *, now: datetime | None = None) -> Disconnected:
+    """Revoke the token at the network, cancel queued posts, delete the tokens and log it. Flushes."""
+    now = now or utcnow()
+    revoked = True
+    try:
+        _revoke(account)
+    except (ChannelError, ValueError) as error:
+        logger.warning("disconnect %s: the network did not confirm the revocation (%s)", account.id, error)
+        revoked = False
+    cancel_for_account(account.id, "the account was disconnected before this post went out", now)
+    db.session.add(
+        Consent(
+            supporter_id=account.supporter_id,
+            account_id=None,
+            network=account.network,
+            handle=account.handle,
+            kind=ConsentKind.DISCONNECT,
+            created_at=now,
+        )
+    )
+    result = Disconnected(account.handle, revoked)
+    db.session.delete(account)
+    db.session.flush()
+    return result
+
+
+def _revoke(account: SocialAccount) -> None:
+    ep = endpoint(account.network)
+    secrets = open_tokens(account)
+    if account.network is Network.X:
+        x.revoke(ep, x_app(""), str(secrets["access"]))
+    elif account.network is Network.MASTODON:
+        kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == account.instance))
+        if kept is None:
+            raise ValueError("no app is kept for this instance")
+        app = mastodon.MastodonApp(account.instance, kept.client_id, token_box().open(kept.sealed_secret))
+        mastodon.revoke(ep, app, str(secrets["access"]))
+    else:
+        bluesky.delete_session(ep, bluesky.Session(**secrets))
+
+
+def consents_of(supporter_id: int) -> list[Consent]:
+    return list(
+        db.session.scalars(
+            select(Consent).where(Consent.supporter_id == supporter_id).order_by(Consent.created_at.desc()).limit(200)
+        )
+    )

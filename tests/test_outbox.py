@@ -1,0 +1,348 @@
+"""The delivery outbox with connected accounts, on SQLite and PostgreSQL, against the sandbox networks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import select, text
+
+from channels import Network, bluesky, mastodon, x
+from channels.api import pkce_pair
+from channels.errors import ErrorKind
+from database import utcnow
+from extensions import db
+from sandbox.server import SandboxServer
+from scheduler import outbox
+from scheduler.dispatch import ThreadDispatcher
+from scheduler.models import Delivery, DeliveryState
+from supporters import posting, services
+from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
+from supporters.networks import endpoint, x_app
+
+CALLBACK = "http://localhost/s/connect/callback"
+
+
+def _approve(url: str, username: str) -> dict[str, str]:
+    response = requests.post(url, data={"username": username, "decision": "allow"}, allow_redirects=False, timeout=5)
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+@pytest.fixture
+def connect(app: Flask, sandbox: SandboxServer) -> Callable[..., int]:
+    """Connect a supporter's account on a network the way the pages do; returns the account's id."""
+
+    def make(network: Network, name: str = "camille") -> int:
+        with app.app_context():
+            supporter = services.get_or_create_supporter(None, language="fr")
+            ep = endpoint(network)
+            if network is Network.X:
+                verifier, challenge = pkce_pair()
+                back = _approve(x.authorize_url(ep, x_app(CALLBACK), state="s", challenge=challenge), name)
+                tokens = x.exchange_code(ep, x_app(CALLBACK), code=back["code"], verifier=verifier)
+                account = services.connect(
+                    supporter,
+                    network,
+                    x.profile(ep, tokens.access),
+                    services.x_secrets(tokens),
+                    expires_at=tokens.expires_at,
+                )
+            elif network is Network.MASTODON:
+                app_ = services.mastodon_app("piaille.example", redirect_uri=CALLBACK)
+                verifier, challenge = pkce_pair()
+                back = _approve(
+                    mastodon.authorize_url(ep, app_, redirect_uri=CALLBACK, state="s", challenge=challenge), name
+                )
+                token = mastodon.exchange_code(ep, app_, redirect_uri=CALLBACK, code=back["code"], verifier=verifier)
+                account = services.connect(
+                    supporter,
+                    network,
+                    mastodon.profile(ep, "piaille.example", token),
+                    {"access": token},
+                    instance="piaille.example",
+                    char_limit=500,
+                )
+            else:
+                session = bluesky.create_session(ep, f"{name}.bsky.social", "abcd-efgh-ijkl-mnop")
+                account = services.connect(
+                    supporter,
+                    network,
+                    bluesky.profile(ep, session),
+                    session.as_dict(),
+                    instance=session.service,
+                    expires_at=session.expires_at,
+                )
+            db.session.commit()
+            return account.id
+
+    return make
+
+
+def _queue(app: Flask, account_id: int, text_: str) -> int:
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        delivery = posting.queue_post(account, text_, language="fr")
+        db.session.commit()
+        return delivery.id
+
+
+def _process(app: Flask, delivery_id: int, now: datetime | None = None) -> DeliveryState | None:
+    with app.app_context():
+        state = outbox.process(delivery_id, app.extensions["porte_voix_outbox"], now=now)
+        db.session.remove()
+        return state
+
+
+def _delivery(app: Flask, delivery_id: int) -> Delivery:
+    with app.app_context():
+        delivery = db.session.get(Delivery, delivery_id)
+        assert delivery is not None
+        db.session.expunge(delivery)
+        return delivery
+
+
+NETWORKS = [Network.X, Network.MASTODON, Network.BLUESKY]
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_a_click_posts_once_with_its_link_and_its_consent(
+    app: Flask, sandbox: SandboxServer, connect: Any, network: Network
+) -> None:
+    account_id = connect(network)
+    assert sandbox.state.posts() == []  # connecting posts nothing
+    delivery_id = _queue(app, account_id, "Madame la Députée, lisez https://example.org/livre-blanc #ESS")
+    assert _process(app, delivery_id) is DeliveryState.POSTED
+    assert _process(app, delivery_id) is None  # a second worker finds nothing to take
+    delivery = _delivery(app, delivery_id)
+    [posted] = sandbox.state.posts(network.value)
+    assert posted.text == delivery.text and delivery.remote_url.startswith(sandbox.url)
+    assert requests.get(delivery.remote_url, timeout=5).status_code == 200
+    with app.app_context():
+        consent = db.session.scalars(select(Consent).where(Consent.kind == ConsentKind.POST)).one()
+        assert consent.text == delivery.text and consent.network is network
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None and account.rate_remaining is not None
+
+
+def test_rate_limited_waits_for_the_reset_then_posts(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    sandbox.state.knobs.x_posts_per_window = 1
+    account_id = connect(Network.X)
+    assert _process(app, _queue(app, account_id, "premier")) is DeliveryState.POSTED
+    second = _queue(app, account_id, "second")
+    now = utcnow()
+    assert _process(app, second, now) is DeliveryState.QUEUED
+    delivery = _delivery(app, second)
+    assert delivery.error_kind == "rate_limited"
+    assert delivery.next_attempt_at > now + timedelta(seconds=890)  # never before the network's reset
+    assert _process(app, second, now + timedelta(seconds=60)) is None  # not due: nobody may take it
+    third = _queue(app, account_id, "troisième")  # the account's spent budget is known: no call at all
+    calls = sandbox.state.calls["POST /x/2/tweets"]
+    assert _process(app, third, now + timedelta(seconds=1)) is DeliveryState.QUEUED
+    assert sandbox.state.calls["POST /x/2/tweets"] == calls
+    sandbox.state.clock.advance(930)
+    assert _process(app, second, delivery.next_attempt_at) is DeliveryState.POSTED
+    assert [p.text for p in sandbox.state.posts()] == ["premier", "second"]
+
+
+def test_a_429_without_reset_headers_backs_off_never_tight(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.BLUESKY)
+    sandbox.state.knobs.burst_429, sandbox.state.knobs.omit_reset_headers = 1, True
+    delivery_id = _queue(app, account_id, "texte")
+    now = utcnow()
+    assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+    assert _delivery(app, delivery_id).next_attempt_at >= now + timedelta(seconds=22)  # 30 s, less the jitter
+
+
+def test_server_errors_back_off_then_fail_with_the_reason(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.MASTODON)
+    sandbox.state.knobs.error_rate = 1.0
+    delivery_id = _queue(app, account_id, "texte")
+    now, waits = utcnow(), []
+    for _ in range(outbox.MAX_ATTEMPTS):
+        _process(app, delivery_id, now)
+        delivery = _delivery(app, delivery_id)
+        waits.append((delivery.next_attempt_at - now).total_seconds())
+        now = delivery.next_attempt_at
+    assert delivery.state is DeliveryState.FAILED and delivery.attempts == outbox.MAX_ATTEMPTS
+    assert delivery.error == "piaille.example answered with a server error (503)"
+    assert all(later > earlier for earlier, later in zip(waits, waits[1:-1], strict=False))  # doubling backoff
+    assert sandbox.state.posts() == []
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_a_retry_after_a_timeout_posts_once(app: Flask, sandbox: SandboxServer, connect: Any, network: Network) -> None:
+    """The post is stored but its answer never arrives: the retry must not post a second time."""
+    account_id = connect(network)
+    sandbox.state.knobs.timeout_rate = 1.0
+    delivery_id = _queue(app, account_id, "Une seule fois, même après un délai")
+    now = utcnow()
+    assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+    assert _delivery(app, delivery_id).error_kind == "unavailable"
+    sandbox.state.knobs.timeout_rate = 0.0
+    assert _process(app, delivery_id, now + timedelta(hours=1)) is DeliveryState.POSTED
+    assert len(sandbox.state.posts(network.value)) == 1
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_the_outbox_survives_a_killed_worker_thread(
+    app: Flask, sandbox: SandboxServer, connect: Any, network: Network
+) -> None:
+    """A worker dies after the network took the post and before it recorded it: swept, retried, posted once."""
+    account_id = connect(network)
+    delivery_id = _queue(app, account_id, "Tenace")
+    real = app.extensions["porte_voix_outbox"]
+
+    class Killed(BaseException):
+        pass
+
+    def dies_after_posting(delivery: Delivery, now: datetime) -> Any:
+        posting.deliver_post(delivery, now)
+        raise Killed  # not an Exception: nothing in the worker records anything
+
+    app.extensions["porte_voix_outbox"] = killer = outbox.Outbox()
+    killer.register(posting.KIND, dies_after_posting)
+    dispatcher = ThreadDispatcher(app, workers=2)
+    dispatcher.submit(delivery_id)
+    dispatcher.shutdown(wait=True)
+    app.extensions["porte_voix_outbox"] = real
+    assert _delivery(app, delivery_id).state is DeliveryState.SENDING
+    assert len(sandbox.state.posts(network.value)) == 1
+    with app.app_context():
+        assert outbox.sweep(utcnow()) == 0  # too fresh: its worker may be alive
+        later = utcnow() + timedelta(seconds=outbox.STALE_SECONDS + 1)
+        assert outbox.sweep(later) == 1
+        db.session.commit()
+    assert _process(app, delivery_id, later) is DeliveryState.POSTED
+    assert len(sandbox.state.posts(network.value)) == 1
+
+
+def test_the_dispatcher_drains_what_is_due(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_ids = [connect(Network.MASTODON, f"personne{n}") for n in range(4)]
+    ids = [_queue(app, account_id, f"message {n}") for n, account_id in enumerate(account_ids)]
+    dispatcher = ThreadDispatcher(app, workers=3)
+    with app.app_context():
+        assert dispatcher.drain_due(utcnow()) == 4
+    dispatcher.shutdown(wait=True)
+    assert {_delivery(app, i).state for i in ids} == {DeliveryState.POSTED}
+
+
+def test_an_expired_x_token_is_refreshed_and_the_rotation_kept(
+    app: Flask, sandbox: SandboxServer, connect: Any
+) -> None:
+    account_id = connect(Network.X)
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        old_refresh = services.open_tokens(account)["refresh"]
+    sandbox.state.clock.advance(7300)  # X's access tokens live two hours
+    delivery_id = _queue(app, account_id, "après deux heures")
+    assert _process(app, delivery_id, utcnow() + timedelta(seconds=7300)) is DeliveryState.POSTED
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        assert services.open_tokens(account)["refresh"] != old_refresh  # the new one is kept
+        assert account.token_expires_at is not None and account.state is AccountState.CONNECTED
+    # The old refresh token was spent: using it again is refused.
+    with app.app_context(), pytest.raises(x.ChannelError):
+        x.refresh(endpoint(Network.X), x_app(""), str(old_refresh))
+
+
+def test_a_revoked_token_asks_for_a_reconnection_without_retrying(
+    app: Flask, sandbox: SandboxServer, connect: Any
+) -> None:
+    account_id = connect(Network.X)
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        x.revoke(endpoint(Network.X), x_app(""), services.open_tokens(account)["access"])  # from X's settings
+    delivery_id = _queue(app, account_id, "révoqué")
+    assert _process(app, delivery_id) is DeliveryState.FAILED
+    delivery = _delivery(app, delivery_id)
+    assert delivery.error_kind == ErrorKind.AUTH_EXPIRED.value and delivery.attempts == 1
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None and account.state is AccountState.NEEDS_RECONNECT
+        with pytest.raises(posting.PostRefused, match="reconnect"):
+            posting.queue_post(account, "encore")
+
+
+def test_tokens_are_unreadable_in_the_raw_database(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.BLUESKY)
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        secrets = services.open_tokens(account)
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM social_account")).all()
+        dump = repr(rows)
+        assert secrets["access_jwt"] not in dump and secrets["refresh_jwt"] not in dump
+        assert secrets["access_jwt"].split(".")[1] not in dump  # not even the JWT's claims
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_disconnect_revokes_at_the_network_and_cancels_queued_posts(
+    app: Flask, sandbox: SandboxServer, connect: Any, network: Network
+) -> None:
+    account_id = connect(network)
+    delivery_id = _queue(app, account_id, "jamais envoyé")
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        secrets = services.open_tokens(account)
+        result = services.disconnect(account)
+        db.session.commit()
+        assert result.revoked_at_network
+        assert db.session.get(SocialAccount, account_id) is None
+        kinds = [c.kind for c in db.session.scalars(select(Consent).order_by(Consent.id))]
+        assert kinds == [ConsentKind.CONNECT, ConsentKind.POST, ConsentKind.DISCONNECT]
+    assert _delivery(app, delivery_id).state is DeliveryState.CANCELLED
+    revoked_token = secrets.get("access") or secrets.get("refresh_jwt")
+    table = {
+        Network.X: ("x", "access"),
+        Network.MASTODON: ("mastodon", "tokens"),
+        Network.BLUESKY: ("bluesky", "refresh"),
+    }[network]
+    assert revoked_token not in sandbox.state.table(*table)
+    assert sandbox.state.posts() == []
+
+
+def test_disconnect_still_deletes_the_tokens_when_the_network_is_down(
+    app: Flask, sandbox: SandboxServer, connect: Any
+) -> None:
+    account_id = connect(Network.MASTODON)
+    sandbox.state.knobs.down_hosts = ["piaille.example"]
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        assert not services.disconnect(account).revoked_at_network
+        db.session.commit()
+        assert db.session.get(SocialAccount, account_id) is None
+
+
+def test_an_over_long_text_is_refused_before_it_is_queued(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.BLUESKY)
+    with app.app_context():
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        with pytest.raises(posting.PostRefused, match="301/300"):
+            posting.queue_post(account, "é" * 301)
+        assert db.session.scalars(select(Delivery)).all() == []
+
+
+def test_followers_are_read_again_after_a_day(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.MASTODON)
+    with app.app_context():
+        assert posting.refresh_followers(utcnow()) == 0  # just read at connection
+        account = db.session.get(SocialAccount, account_id)
+        assert account is not None
+        account.followers = 1
+        db.session.commit()
+        assert posting.refresh_followers(utcnow() + timedelta(hours=25)) == 1
+        db.session.refresh(account)
+        assert account.followers and account.followers > 1
