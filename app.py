@@ -32,6 +32,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_commands(app)
     register_jobs(app)
+    register_sandbox(app)
     return app
 
 
@@ -39,6 +40,8 @@ def register_extensions(app: Flask) -> None:
     import accounts.models  # noqa: F401  (models must be known before Alembic compares metadata)
     import campaign.models  # noqa: F401
     import recipients.models  # noqa: F401
+    import scheduler.models  # noqa: F401
+    import supporters.models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
@@ -53,19 +56,23 @@ def register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from campaign import events, labels
     from campaign.views_admin import bp as campaign_admin_bp
+    from campaign.views_posting import bp as campaign_posting_bp
     from campaign.views_public import bp as campaign_public_bp
     from errors import register_error_handlers
     from recipients import labels as recipient_labels
     from recipients.views import bp as recipients_bp
     from recipients.views_import import bp as recipient_imports_bp
     from recipients.views_lists import bp as recipient_lists_bp
+    from supporters.views import bp as supporters_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(campaign_public_bp)
+    app.register_blueprint(campaign_posting_bp)
     app.register_blueprint(recipients_bp)
     app.register_blueprint(recipient_imports_bp)
     app.register_blueprint(recipient_lists_bp)
+    app.register_blueprint(supporters_bp)
     register_error_handlers(app)
     labels.init_app(app)
     events.init_app(app)
@@ -76,14 +83,41 @@ def register_commands(app: Flask) -> None:
     from accounts.cli import accounts_cli
     from campaign.cli import demo_cli
     from recipients.cli import recipients_cli
+    from sandbox.cli import sandbox_cli
 
     app.cli.add_command(accounts_cli)
     app.cli.add_command(recipients_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(sandbox_cli)
 
 
 def register_jobs(app: Flask) -> None:
-    """Tell the scheduler what to run (starts nothing). No package has periodic work yet."""
+    """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
+    from campaign.confirm import confirm_link_posts
     from scheduler import JobRegistry
+    from scheduler.jobs import tick_outbox
+    from scheduler.outbox import Outbox
+    from supporters import posting
 
-    app.extensions["porte_voix_jobs"] = JobRegistry()
+    jobs = app.extensions["porte_voix_jobs"] = JobRegistry()
+    jobs.register("outbox", tick_outbox, every_seconds=2)
+    jobs.register("confirm_link_posts", confirm_link_posts, every_seconds=60)
+    jobs.register("refresh_followers", posting.refresh_followers, every_seconds=3600)
+    outbox = app.extensions["porte_voix_outbox"] = Outbox()
+    outbox.register(posting.KIND, posting.deliver_post)
+
+
+def register_sandbox(app: Flask) -> None:
+    """Serve the sandbox networks at /sandbox when a network is not live (embedded mode's default)."""
+    from supporters.networks import API_NETWORKS
+
+    live = set(app.config.get("LIVE_NETWORKS", ()))
+    if not app.config.get("SANDBOX_MOUNT") or all(network.value in live for network in API_NETWORKS):
+        return
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from sandbox import Knobs, State, create_sandbox
+
+    # The demo's targets live under .demo.example: on the sandbox's Bluesky their handles exist.
+    state = State(knobs=Knobs(bluesky_existing_domains=["demo.example"]))
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": create_sandbox(state)})  # type: ignore[method-assign]

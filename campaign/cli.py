@@ -23,3 +23,6 @@ def seed_command(url: str) -> None:
     for email, password, role in result.logins:
         click.echo(f"  {role.value:<10} {email} / {password}")
     click.echo(f"  ({DEMO_PASSWORD_NOTE})")
+    click.echo(
+        f"Sandbox networks: {url}/sandbox/ (connect any X, Bluesky or Mastodon name; nothing leaves this machine)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -13,16 +14,21 @@ from sqlalchemy import and_, exists, select
 from werkzeug.wrappers import Response
 
 from campaign.actions import record_action, total_actions
+from campaign.confirm import CONFIRMABLE
 from campaign.forms import ConfirmForm
-from campaign.models import Campaign, CampaignStatus, CampaignTarget, Message, Variant
+from campaign.models import Action, ActionMode, Campaign, CampaignStatus, CampaignTarget, Message, Variant
 from campaign.rendering import RenderError
 from campaign.targets import active_variants, campaign_text, next_variant, pick_target, target_context
 from campaign.visit import Visit, visitor_id
 from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
+from database import utcnow
 from extensions import db
 from recipients.models import PostcodeArea, Recipient, TargetRole
 from recipients.postcodes import constituencies_for, normalise_postcode
+from supporters.identity import current_supporter_id
+from supporters.models import SocialAccount
+from supporters.services import accounts_of
 
 bp = Blueprint("campaign_public", __name__)
 
@@ -34,13 +40,15 @@ class SendOption:
     length: int
     limit: int | None
     url: str  # our redirect endpoint, which counts the click
+    account: SocialAccount | None = None  # the supporter's connected account on this network
+    post_url: str = ""  # where the "post now" form goes, when there is an account
 
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="send-link")
 
 
-def _published_or_404(slug: str) -> Campaign:
+def published_or_404(slug: str) -> Campaign:
     """The campaign; a draft only for its own organisation's staff (a preview), 404 for anyone else."""
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
     if campaign is None:
@@ -90,7 +98,9 @@ def _constituency_choices(campaign: Campaign, codes: list[str]) -> list[tuple[st
     return [(code, deputies.get(code)) for code in codes]
 
 
-def _send_options(campaign: Campaign, target: CampaignTarget, variant: Variant) -> list[SendOption]:
+def _send_options(
+    campaign: Campaign, target: CampaignTarget, variant: Variant, accounts: dict[Network, SocialAccount]
+) -> list[SendOption]:
     recipient = target.recipient
     context = target_context(recipient, campaign.language)
     token = _serializer().dumps([campaign.id, recipient.id, variant.id])
@@ -102,17 +112,21 @@ def _send_options(campaign: Campaign, target: CampaignTarget, variant: Variant) 
             text = campaign_text(campaign, variant.body, context, network)
         except RenderError:
             continue
-        measured = check_length(network, text)
+        account = accounts.get(network)
+        measured = check_length(network, text, limit=account.char_limit if account else None)
         if not measured.ok:  # the organiser's checks prevent this; never offer a text the network refuses
             continue
         url = url_for(".send", slug=campaign.slug, network=network.value, token=token)
-        options.append(SendOption(network, text, measured.length, measured.limit, url))
+        post_url = (
+            url_for("campaign_posting.post", slug=campaign.slug, network=network.value, token=token) if account else ""
+        )
+        options.append(SendOption(network, text, measured.length, measured.limit, url, account, post_url))
     return options
 
 
 @bp.route("/c/<slug>")
 def campaign_page(slug: str) -> str:
-    campaign = _published_or_404(slug)
+    campaign = published_or_404(slug)
     if campaign.status is not CampaignStatus.LIVE and campaign.status is not CampaignStatus.DRAFT:
         return render_template("campaign/closed.html", campaign=campaign)
     visit = Visit(campaign.id)
@@ -143,7 +157,8 @@ def campaign_page(slug: str) -> str:
     if target is None:
         target = pick_target(campaign, exclude=visit.seen)
     variant = next_variant(active_variants(campaign), target) if target else None
-    options = _send_options(campaign, target, variant) if target and variant else []
+    accounts = accounts_of(current_supporter_id())
+    options = _send_options(campaign, target, variant, accounts) if target and variant else []
     if target is not None:
         visit.show(target.recipient_id)
     return render_template(
@@ -157,24 +172,39 @@ def campaign_page(slug: str) -> str:
         choices=choices,
         written=visit.sent_count,
         mastodon_instance=session.get("mastodon"),
+        connectable=[n for n in (Network.X, Network.BLUESKY, Network.MASTODON) if n not in accounts],
     )
 
 
 @bp.route("/c/<slug>/another")
 def another(slug: str) -> Response:
     """Write to another target: this one is not offered again in this visit."""
-    campaign = _published_or_404(slug)
+    campaign = published_or_404(slug)
     Visit(campaign.id).skip()
     return redirect(url_for(".campaign_page", slug=campaign.slug))
 
 
-@bp.route("/c/<slug>/send/<network>/<token>")
-def send(slug: str, network: str, token: str) -> Response:
-    """Count the click, then hand over to the network's own composer (works without JavaScript)."""
-    campaign = _published_or_404(slug)
+@dataclass(frozen=True)
+class Chosen:
+    """What a send link points at, checked: still a target, an active variant of this campaign, a network of it."""
+
+    target: CampaignTarget
+    variant: Variant
+    network: Network
+
+    @property
+    def recipient(self) -> Recipient:
+        return self.target.recipient
+
+
+def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen | Response:
+    """The target, variant and network a signed send link names, or the redirect that explains why not.
+
+    404 for a link we did not sign; a redirect to the campaign page when it is no longer offered.
+    """
     if campaign.status is not CampaignStatus.LIVE:
         flash(_("This campaign is not taking messages at the moment."), "error")
-        return redirect(url_for(".campaign_page", slug=campaign.slug))
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
     try:
         campaign_id, recipient_id, variant_id = _serializer().loads(token)
         chosen = Network(network)
@@ -184,37 +214,63 @@ def send(slug: str, network: str, token: str) -> Response:
     variant = db.session.get(Variant, variant_id)
     if target is None or variant is None or not variant.is_active or chosen not in campaign.enabled_networks:
         flash(_("This message is no longer offered. Here is the current one."), "error")
-        return redirect(url_for(".campaign_page", slug=campaign.slug))
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
     message = db.session.get(Message, variant.message_id)
-    if message is None or message.campaign_id != campaign.id:
+    if message is None or message.campaign_id != campaign.id or target.recipient.handle(chosen) is None:
         abort(404)
-    recipient = target.recipient
-    handle = recipient.handle(chosen)
+    return Chosen(target, variant, chosen)
+
+
+def shown_text(campaign: Campaign, chosen: Chosen) -> str:
+    return campaign_text(
+        campaign, chosen.variant.body, target_context(chosen.recipient, campaign.language), chosen.network
+    )
+
+
+@bp.route("/c/<slug>/send/<network>/<token>")
+def send(slug: str, network: str, token: str) -> Response:
+    """Count the click, then hand over to the network's own composer (works without JavaScript)."""
+    campaign = published_or_404(slug)
+    chosen = resolve_send_token(campaign, network, token)
+    if isinstance(chosen, Response):
+        return chosen
     instance = session.get("mastodon")
-    if chosen is Network.MASTODON and not instance:
+    if chosen.network is Network.MASTODON and not instance:
         return redirect(url_for(".mastodon_instance", slug=campaign.slug, next=request.path))
-    if handle is None:
-        abort(404)
-    text = campaign_text(campaign, variant.body, target_context(recipient, campaign.language), chosen)
+    recipient = chosen.recipient
+    text = shown_text(campaign, chosen)
     visit = Visit(campaign.id)
-    if not visit.has_sent(recipient.id, chosen.value):  # a second press on the same button counts once
+    if not visit.has_sent(recipient.id, chosen.network.value):  # a second press on the same button counts once
         record_action(
             campaign,
             recipient_id=recipient.id,
-            variant_id=variant.id,
-            network=chosen,
+            variant_id=chosen.variant.id,
+            network=chosen.network,
             visitor_id=visitor_id(),
             text=text,
+            author_handle=known_handle(chosen.network),
         )
         db.session.commit()
-        visit.sent(recipient.id, chosen.value)
-    return redirect(compose_url(chosen, text, instance=instance, to=handle, subject=campaign.title), code=303)
+        visit.sent(recipient.id, chosen.network.value)
+    return redirect(
+        compose_url(
+            chosen.network, text, instance=instance, to=recipient.handle(chosen.network), subject=campaign.title
+        ),
+        code=303,
+    )
+
+
+def known_handle(network: Network) -> str | None:
+    """The supporter's own handle on `network`, when they gave it (to confirm link posts later)."""
+    handles = session.get("handles") or {}
+    value = handles.get(network.value)
+    return value if isinstance(value, str) and value else None
 
 
 @bp.route("/c/<slug>/mastodon", methods=["GET", "POST"])
 def mastodon_instance(slug: str) -> Response | str:
     """Ask once for the supporter's Mastodon instance; remembered for the visit."""
-    campaign = _published_or_404(slug)
+    campaign = published_or_404(slug)
     next_path = request.values.get("next", "")
     if not next_path.startswith(f"/c/{campaign.slug}/"):
         next_path = url_for(".campaign_page", slug=campaign.slug)
@@ -238,7 +294,7 @@ def mastodon_instance(slug: str) -> Response | str:
 
 @bp.route("/c/<slug>/thanks")
 def thanks(slug: str) -> str:
-    campaign = _published_or_404(slug)
+    campaign = published_or_404(slug)
     visit = Visit(campaign.id)
     last = db.session.get(Recipient, visit.last_sent) if visit.last_sent else None
     page_url = url_for(".campaign_page", slug=campaign.slug, _external=True)
@@ -250,9 +306,22 @@ def thanks(slug: str) -> str:
     if session.get("mastodon"):
         share.append((Network.MASTODON.label, compose_url(Network.MASTODON, invitation, instance=session["mastodon"])))
     share.append((_("E-mail"), f"mailto:?subject={quote(campaign.title)}&body={quote(invitation)}"))
+    pending_confirmation = db.session.scalars(
+        select(Action.network)
+        .distinct()
+        .where(
+            Action.campaign_id == campaign.id,
+            Action.visitor_id == visitor_id(),
+            Action.mode == ActionMode.LINK,
+            Action.network.in_(CONFIRMABLE),
+            Action.author_handle.is_(None),
+            Action.created_at >= utcnow() - timedelta(hours=24),
+        )
+    ).all()
     return render_template(
         "campaign/thanks.html",
         campaign=campaign,
+        confirm_networks=sorted(pending_confirmation),
         last=last,
         written=visit.sent_count,
         total=total_actions(campaign),

@@ -60,7 +60,9 @@ def test_x_oauth_pkce_flow_and_profile(ep: Endpoint) -> None:
 def test_x_code_needs_its_verifier_and_dies_after_thirty_seconds(ep: Endpoint, clean_sandbox: SandboxServer) -> None:
     verifier, challenge = pkce_pair()
     back = _approve(x.authorize_url(ep, APP, state="s", challenge=challenge), "Camille")
-    assert _error(lambda: x.exchange_code(ep, APP, code=back["code"], verifier="wrong" * 10)).kind is ErrorKind.AUTH_FAILED
+    assert (
+        _error(lambda: x.exchange_code(ep, APP, code=back["code"], verifier="wrong" * 10)).kind is ErrorKind.AUTH_FAILED
+    )
     verifier, challenge = pkce_pair()
     back = _approve(x.authorize_url(ep, APP, state="s", challenge=challenge), "Camille")
     clean_sandbox.state.clock.advance(31)
@@ -135,14 +137,18 @@ def test_x_revoke_ends_the_token(ep: Endpoint) -> None:
 # --- Mastodon -----------------------------------------------------------------------------------------
 
 
-def _mastodon(ep: Endpoint, instance: str = "piaille.example", user: str = "camille") -> tuple[mastodon.MastodonApp, str]:
+def _mastodon(
+    ep: Endpoint, instance: str = "piaille.example", user: str = "camille"
+) -> tuple[mastodon.MastodonApp, str]:
     app = mastodon.register_app(ep, instance, redirect_uri=CALLBACK)
     verifier, challenge = pkce_pair()
     back = _approve(mastodon.authorize_url(ep, app, redirect_uri=CALLBACK, state="m", challenge=challenge), user)
     return app, mastodon.exchange_code(ep, app, redirect_uri=CALLBACK, code=back["code"], verifier=verifier)
 
 
-def test_mastodon_app_per_instance_oauth_and_the_instances_own_limit(ep: Endpoint, clean_sandbox: SandboxServer) -> None:
+def test_mastodon_app_per_instance_oauth_and_the_instances_own_limit(
+    ep: Endpoint, clean_sandbox: SandboxServer
+) -> None:
     clean_sandbox.state.knobs.mastodon_max_characters = 1000
     app, token = _mastodon(ep)
     assert mastodon.app_is_known(ep, app)
@@ -161,7 +167,10 @@ def test_mastodon_retry_with_the_same_key_returns_the_first_post(ep: Endpoint, c
     again = mastodon.post(ep, "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k")
     assert [p.remote_id for p in clean_sandbox.state.posts("mastodon")] == [again.remote_id]
     clean_sandbox.state.clock.advance(3601)  # keys are kept for an hour
-    assert mastodon.post(ep, "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k").remote_id != again.remote_id
+    assert (
+        mastodon.post(ep, "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k").remote_id
+        != again.remote_id
+    )
 
 
 def test_mastodon_rate_limit_reset_is_read_as_iso_8601(ep: Endpoint, clean_sandbox: SandboxServer) -> None:
@@ -179,13 +188,17 @@ def test_mastodon_counts_length_like_upstream(ep: Endpoint) -> None:
     fits = "@depute@tres-long-nom-de-serveur.example " + "https://example.org/" + "a" * 200 + " " + "é" * 430
     assert mastodon.post(ep, "piaille.example", token, fits, idempotency_key="fits").remote_id
     error = _error(lambda: mastodon.post(ep, "piaille.example", token, "é" * 501, idempotency_key="long"))
-    assert error.kind is ErrorKind.REJECTED and error.reason == "Validation failed: Text character limit of 500 exceeded"
+    assert (
+        error.kind is ErrorKind.REJECTED and error.reason == "Validation failed: Text character limit of 500 exceeded"
+    )
 
 
-@pytest.mark.parametrize(("knob", "kind"), [("not_mastodon_hosts", ErrorKind.NOT_SUPPORTED),
-                                             ("down_hosts", ErrorKind.UNAVAILABLE)])
-def test_a_server_that_is_not_mastodon_or_does_not_answer(ep: Endpoint, clean_sandbox: SandboxServer, knob: str,
-                                                          kind: ErrorKind) -> None:
+@pytest.mark.parametrize(
+    ("knob", "kind"), [("not_mastodon_hosts", ErrorKind.NOT_SUPPORTED), ("down_hosts", ErrorKind.UNAVAILABLE)]
+)
+def test_a_server_that_is_not_mastodon_or_does_not_answer(
+    ep: Endpoint, clean_sandbox: SandboxServer, knob: str, kind: ErrorKind
+) -> None:
     setattr(clean_sandbox.state.knobs, knob, ["nowhere.example"])
     assert _error(lambda: mastodon.server_info(ep, "nowhere.example")).kind is kind
 

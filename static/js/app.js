@@ -85,3 +85,58 @@
   }
   window.setTimeout(tick, 500);
 })();
+
+// The post box of a connected account: its length by the network's rule, as the supporter edits.
+(function () {
+  "use strict";
+  document.querySelectorAll("form.post-form[data-length-url]").forEach(function (form) {
+    var box = form.querySelector("textarea.post-text");
+    var out = form.querySelector(".counter");
+    var button = form.querySelector("button[type=submit]");
+    var token = form.querySelector("input[name=csrf_token]");
+    var timer = null;
+    if (!box || !out) { return; }
+    function measure() {
+      fetch(form.getAttribute("data-length-url"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+        body: JSON.stringify({ network: box.getAttribute("data-network"), text: box.value }),
+        credentials: "same-origin"
+      }).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          out.textContent = data.length + "/" + data.limit;
+          out.classList.toggle("over", !data.ok);
+          if (button) { button.disabled = !data.ok || !box.value.trim(); }
+        })
+        .catch(function () { /* the server checks again when the form is sent */ });
+    }
+    box.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(measure, 250);
+    });
+    form.addEventListener("submit", function () { if (button) { button.disabled = true; } });
+    if (!out.textContent.trim()) { measure(); }
+  });
+})();
+
+// A post on its way: follow it without reloading, then show the link (or the reason) when it lands.
+(function () {
+  "use strict";
+  var box = document.getElementById("post-status");
+  if (!box || !box.getAttribute("data-status-url")) { return; }
+  var url = box.getAttribute("data-status-url");
+  var message = document.getElementById("post-message");
+  function tick() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { window.setTimeout(tick, 3000); return; }
+        if (!data.pending) { window.location.reload(); return; }
+        message.textContent = data.message;
+        window.setTimeout(tick, 1000);
+      })
+      .catch(function () { window.setTimeout(tick, 3000); });
+  }
+  window.setTimeout(tick, 700);
+})();

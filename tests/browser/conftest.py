@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from campaign.demo import seed_demo
 from extensions import db
+from scheduler.runner import start_embedded, stop_embedded
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -29,16 +30,28 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("live") / "live.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "browser-test"})
+    """The app as `make run` serves it: the demo, the sandbox at /sandbox, the scheduler and delivery threads."""
+    instance = tmp_path_factory.mktemp("live")
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'live.db'}",
+            "SECRET_KEY": "browser-test",
+            "TOKEN_KEYS": ("dGVzdC10b2tlbi1rZXktb2YtdGhpcnR5LXR3by1ieXQ=",),
+            "DELIVERY_WORKERS": 2,
+        }
+    )
     with app.app_context():
         db.create_all()
         seed_demo()
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["SANDBOX_URL"] = url + "/sandbox"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    scheduler = start_embedded(app)
+    yield url
+    stop_embedded(app, scheduler)
     server.shutdown()
     thread.join(timeout=5)
     with app.app_context():
