@@ -12,6 +12,7 @@ from flask import Flask
 import i18n
 import security
 from config import Config, load_secret_key
+from database import engine_options
 from extensions import babel, csrf, db, login, migrate
 from supporters.crypto import load_token_keys
 
@@ -25,6 +26,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(overrides)  # before init_app: extensions read config there
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(Path(app.instance_path))
+    if not app.config.get("SQLALCHEMY_ENGINE_OPTIONS"):
+        threads = int(app.config["DELIVERY_WORKERS"]) + int(app.config["WEB_THREADS"])
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"], threads=threads)
     if not app.config.get("TOKEN_KEYS"):
         app.config["TOKEN_KEYS"] = tuple(load_token_keys(Path(app.instance_path)))
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")

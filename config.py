@@ -97,7 +97,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT: int | None = None
     LOG_LEVEL: str = "INFO"
     TOKEN_KEYS: tuple[str, ...] = ()  # Fernet keys for tokens at rest, the first seals; empty = instance/
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] | None = None  # None: sized by the factory (`engine_options`)
     LIVE_NETWORKS: tuple[str, ...] = ()  # the others are sent to the sandbox
     SANDBOX_URL: str = "http://127.0.0.1:5000/sandbox"  # where the sandbox networks answer
     SANDBOX_MOUNT: bool = True  # serve the sandbox at /sandbox of this app (embedded mode)
@@ -105,6 +105,7 @@ class Config:
     X_CLIENT_SECRET: str | None = None
     NETWORK_TIMEOUT: float = 10.0  # seconds, every call to a network
     DELIVERY_WORKERS: int = 8  # threads posting through connected accounts (embedded mode)
+    WEB_THREADS: int = 16  # gunicorn's --threads in `make run`: each may hold a database connection
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
@@ -130,7 +131,6 @@ class Config:
             MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
             LIVE_NETWORKS=_live_networks(environ),
             SANDBOX_URL=environ.get("SANDBOX_URL") or "http://127.0.0.1:5000/sandbox",
             SANDBOX_MOUNT=_bool(environ.get("SANDBOX_MOUNT"), True),

@@ -101,10 +101,9 @@ def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) ->
     now = now or utcnow()
     if not claim(delivery_id, now):
         return None
-    delivery = db.session.get(Delivery, delivery_id)
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)  # as the claim left it
     if delivery is None:  # deleted between claim and read
         return None
-    db.session.refresh(delivery)
     try:
         result = outbox.handler(delivery.kind)(delivery, now)
     except Exception as exc:

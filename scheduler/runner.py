@@ -33,6 +33,7 @@ def _run(app: Flask, job: JobSpec) -> None:
 
 def start_embedded(app: Flask) -> BackgroundScheduler:
     """Start the delivery threads and tick every registered job in a background thread of this process."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick every two seconds says nothing
     app.extensions[EXTENSION] = ThreadDispatcher(app, workers=int(app.config["DELIVERY_WORKERS"]))
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}

@@ -1,0 +1,242 @@
+"""Delivery throughput: 2,000 API posts through the sandbox networks with 50 ms latency, by a pool of K threads.
+
+    .venv/bin/python bench/deliveries.py [--posts 2000] [--latency-ms 50] [--workers 8,32] [--postgres]
+
+The sandbox runs in a process of its own (as the networks would: its threads do not share our GIL).
+Posts are spread over 200 connected accounts, a third on each network, so that no account meets its
+network's limit. For each K the bench queues the posts, hands their ids to a `ThreadDispatcher` of K
+threads, and times until every row is POSTED. It prints:
+- the drain time and its ratio to the ideal bound, 2,000 × latency / K (what K threads waiting on
+  the network could do at best);
+- the same ratio for a baseline measured in the same run: K bare threads making as many calls to the
+  same sandbox with `requests` (no database, no app, no limits), the harness's own ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ACCOUNTS = 200
+TEXT = "Madame la Députée, les entreprises sociales comptent sur vous. Lisez le Livre blanc : https://example.org/lb"
+KEY = "YmVuY2gtdG9rZW4ta2V5LW9mLXRoaXJ0eS10d28tYnk="
+
+SANDBOX = """
+import sys, time
+sys.path.insert(0, {root!r})
+from sandbox import Knobs, State
+from sandbox.server import SandboxServer
+server = SandboxServer(State(knobs=Knobs()), port={port}).start()
+print("ready", flush=True)
+time.sleep(10**6)
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX.format(root=str(ROOT), port=port)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def knobs(url: str, **values: Any) -> None:
+    requests.post(f"{url}/__sandbox__/config", json=values, timeout=5).raise_for_status()
+
+
+def connect_accounts(app: Any, url: str) -> list[int]:
+    """200 supporters, each with an account on one network, connected through the real flows."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from channels import Network, bluesky, mastodon, x
+    from channels.api import pkce_pair
+    from extensions import db
+    from supporters import services
+    from supporters.networks import endpoint, x_app
+
+    def approve(authorize: str, name: str) -> str:
+        back = requests.post(authorize, data={"username": name, "decision": "allow"}, allow_redirects=False, timeout=5)
+        return parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
+
+    ids = []
+    callback = "http://127.0.0.1/callback"
+    with app.app_context():
+        for n in range(ACCOUNTS):
+            supporter = services.get_or_create_supporter(None, language="fr")
+            network = [Network.X, Network.MASTODON, Network.BLUESKY][n % 3]
+            ep = endpoint(network)
+            verifier, challenge = pkce_pair()
+            if network is Network.X:
+                code = approve(x.authorize_url(ep, x_app(callback), state="s", challenge=challenge), f"Bench{n}")
+                tokens = x.exchange_code(ep, x_app(callback), code=code, verifier=verifier)
+                account = services.connect(
+                    supporter,
+                    network,
+                    x.profile(ep, tokens.access),
+                    services.x_secrets(tokens),
+                    expires_at=tokens.expires_at,
+                )
+            elif network is Network.MASTODON:
+                app_ = services.mastodon_app("bench.example", redirect_uri=callback)
+                code = approve(
+                    mastodon.authorize_url(ep, app_, redirect_uri=callback, state="s", challenge=challenge), f"bench{n}"
+                )
+                token = mastodon.exchange_code(ep, app_, redirect_uri=callback, code=code, verifier=verifier)
+                account = services.connect(
+                    supporter,
+                    network,
+                    mastodon.profile(ep, "bench.example", token),
+                    {"access": token},
+                    instance="bench.example",
+                    char_limit=500,
+                )
+            else:
+                session = bluesky.create_session(ep, f"bench{n}.bsky.social", "abcd-efgh-ijkl-mnop")
+                account = services.connect(
+                    supporter,
+                    network,
+                    bluesky.profile(ep, session),
+                    session.as_dict(),
+                    instance=session.service,
+                    expires_at=session.expires_at,
+                )
+            ids.append(account.id)
+        db.session.commit()
+    return ids
+
+
+def queue(app: Any, account_ids: list[int], posts: int, run: int) -> list[int]:
+    from extensions import db
+    from supporters.models import SocialAccount
+    from supporters.posting import queue_post
+
+    with app.app_context():
+        accounts = {a.id: a for a in db.session.query(SocialAccount).filter(SocialAccount.id.in_(account_ids))}
+        ids = [queue_post(accounts[account_ids[n % len(account_ids)]], f"{TEXT} ({run}.{n})").id for n in range(posts)]
+        db.session.commit()
+        return ids
+
+
+def drain(app: Any, ids: list[int], workers: int) -> float:
+    from extensions import db
+    from scheduler.dispatch import ThreadDispatcher
+    from scheduler.models import Delivery, DeliveryState
+
+    dispatcher = ThreadDispatcher(app, workers=workers)
+    started = time.perf_counter()
+    for delivery_id in ids:
+        dispatcher.submit(delivery_id)
+    dispatcher.shutdown(wait=True)
+    elapsed = time.perf_counter() - started
+    with app.app_context():
+        states = db.session.query(Delivery.state).filter(Delivery.id.in_(ids)).all()
+        failed = [s for (s,) in states if s is not DeliveryState.POSTED]
+        if failed:
+            raise SystemExit(f"{len(failed)} deliveries did not post: {set(failed)}")
+    return elapsed
+
+
+def baseline(url: str, posts: int, workers: int) -> float:
+    """K threads, each with its own session, making as many calls to the sandbox: nothing but the HTTP."""
+    local = threading.local()
+
+    def one(_n: int) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        session.get(f"{url}/mastodon/base.example/api/v2/instance", timeout=10).raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(posts)))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--workers", default="8,32")
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    from sqlalchemy import create_engine, text
+
+    from app import create_app
+    from extensions import db
+
+    process, url = start_sandbox()
+    pg_name = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.postgres:
+                pg_name = f"porte_voix_bench_{uuid.uuid4().hex[:8]}"
+                with create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as connection:
+                    connection.execute(text(f'CREATE DATABASE "{pg_name}"'))
+                database = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
+            else:
+                database = f"sqlite:///{tmp}/bench.db"
+            app = create_app(
+                {
+                    "SQLALCHEMY_DATABASE_URI": database,
+                    "SECRET_KEY": "bench",
+                    "TOKEN_KEYS": (KEY,),
+                    "SANDBOX_URL": url,
+                    "SANDBOX_MOUNT": False,
+                    "NETWORK_TIMEOUT": 10.0,
+                    "LOG_LEVEL": "WARNING",
+                    "DELIVERY_WORKERS": max(int(k) for k in args.workers.split(",")),
+                }
+            )
+            with app.app_context():
+                db.create_all()
+            account_ids = connect_accounts(app, url)
+            knobs(url, latency_ms=args.latency_ms)
+            kind = "PostgreSQL" if args.postgres else "SQLite"
+            print(
+                f"{args.posts} posts, {ACCOUNTS} accounts (X, Mastodon, Bluesky), sandbox latency "
+                f"{args.latency_ms} ms, {kind}"
+            )
+            print(
+                f"{'K':>4} {'drain s':>9} {'ideal s':>8} {'of ideal':>9} {'baseline s':>11} {'baseline of ideal':>18}"
+            )
+            for run, workers in enumerate(int(k) for k in args.workers.split(",")):
+                ids = queue(app, account_ids, args.posts, run)
+                elapsed = drain(app, ids, workers)
+                base = baseline(url, args.posts, workers)
+                ideal = args.posts * args.latency_ms / 1000 / workers
+                print(
+                    f"{workers:>4} {elapsed:>9.2f} {ideal:>8.2f} {ideal / elapsed:>9.2f} {base:>11.2f} "
+                    f"{ideal / base:>18.2f}"
+                )
+            with app.app_context():
+                db.engine.dispose()
+    finally:
+        process.terminate()
+        if pg_name:
+            with create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
