@@ -8,8 +8,9 @@ network's limit. For each K the bench queues the posts, hands their ids to a `Th
 threads, and times until every row is POSTED. It prints:
 - the drain time and its ratio to the ideal bound, 2,000 × latency / K (what K threads waiting on
   the network could do at best);
-- the same ratio for a baseline measured in the same run: K bare threads making as many calls to the
-  same sandbox with `requests` (no database, no app, no limits), the harness's own ceiling.
+- the same ratio for a baseline measured in the same run: K bare threads making the same posts to the
+  same endpoints with the same accounts' tokens, with `requests` and nothing else (no database, no
+  outbox, no tweepy): the ceiling of this harness on this machine, whose two cores the sandbox shares.
 """
 
 from __future__ import annotations
@@ -158,14 +159,59 @@ def drain(app: Any, ids: list[int], workers: int) -> float:
     return elapsed
 
 
-def baseline(url: str, posts: int, workers: int) -> float:
-    """K threads, each with its own session, making as many calls to the sandbox: nothing but the HTTP."""
+def account_tokens(app: Any, account_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+    from extensions import db
+    from supporters.models import SocialAccount
+    from supporters.services import open_tokens
+
+    with app.app_context():
+        return [
+            (a.network.value, open_tokens(a))
+            for a in db.session.query(SocialAccount)
+            .filter(SocialAccount.id.in_(account_ids))
+            .order_by(SocialAccount.id)
+        ]
+
+
+def baseline(url: str, tokens: list[tuple[str, dict[str, Any]]], posts: int, workers: int, run: int) -> float:
+    """K threads making the same posts to the same endpoints with the same tokens: bare `requests`, no app."""
+    from channels.bluesky import new_record_key
+
     local = threading.local()
 
-    def one(_n: int) -> None:
+    def one(n: int) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        session.get(f"{url}/mastodon/base.example/api/v2/instance", timeout=10).raise_for_status()
+        network, secrets = tokens[n % len(tokens)]
+        text = f"{TEXT} (base {run}.{n})"
+        if network == "x":
+            response = session.post(
+                f"{url}/x/2/tweets",
+                json={"text": text},
+                headers={"Authorization": f"Bearer {secrets['access']}"},
+                timeout=10,
+            )
+        elif network == "mastodon":
+            response = session.post(
+                f"{url}/mastodon/bench.example/api/v1/statuses",
+                data={"status": text},
+                headers={"Authorization": f"Bearer {secrets['access']}", "Idempotency-Key": uuid.uuid4().hex},
+                timeout=10,
+            )
+        else:
+            record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00.000Z"}
+            response = session.post(
+                f"{url}/bluesky/xrpc/com.atproto.repo.createRecord",
+                json={
+                    "repo": secrets["did"],
+                    "collection": "app.bsky.feed.post",
+                    "rkey": new_record_key(),
+                    "record": record,
+                },
+                headers={"Authorization": f"Bearer {secrets['access_jwt']}"},
+                timeout=10,
+            )
+        response.raise_for_status()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -211,6 +257,7 @@ def main() -> None:
             with app.app_context():
                 db.create_all()
             account_ids = connect_accounts(app, url)
+            tokens = account_tokens(app, account_ids)
             knobs(url, latency_ms=args.latency_ms)
             kind = "PostgreSQL" if args.postgres else "SQLite"
             print(
@@ -223,7 +270,7 @@ def main() -> None:
             for run, workers in enumerate(int(k) for k in args.workers.split(",")):
                 ids = queue(app, account_ids, args.posts, run)
                 elapsed = drain(app, ids, workers)
-                base = baseline(url, args.posts, workers)
+                base = baseline(url, tokens, args.posts, workers, run)
                 ideal = args.posts * args.latency_ms / 1000 / workers
                 print(
                     f"{workers:>4} {elapsed:>9.2f} {ideal:>8.2f} {ideal / elapsed:>9.2f} {base:>11.2f} "

@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -84,25 +85,28 @@ def due_ids(now: datetime, *, limit: int = 500) -> list[int]:
     )
 
 
-def claim(delivery_id: int, now: datetime) -> bool:
-    """Take the row for this worker (and count the attempt); False when it is not due or another worker has it."""
-    result = db.session.execute(
+def claim(delivery_id: int, now: datetime) -> Delivery | None:
+    """Take the row for this worker (counting the attempt) and return it as claimed, detached from the session;
+    None when it is not due or another worker has it. One statement: the UPDATE returns the row.
+    """
+    delivery = db.session.scalars(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now)
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        .returning(Delivery)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if delivery is not None:
+        db.session.expunge(delivery)  # a commit expires what the session holds; the claimed row stays as read
     db.session.commit()
-    return bool(getattr(result, "rowcount", 0))
+    return delivery
 
 
 def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) -> DeliveryState | None:
     """Claim, deliver and record one row; None when it was not ours to take. Safe to call twice or concurrently."""
     now = now or utcnow()
-    if not claim(delivery_id, now):
-        return None
-    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)  # as the claim left it
-    if delivery is None:  # deleted between claim and read
+    delivery = claim(delivery_id, now)
+    if delivery is None:
         return None
     try:
         result = outbox.handler(delivery.kind)(delivery, now)
@@ -111,18 +115,34 @@ def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) ->
             logger.exception("delivery %s: handler crashed", delivery_id)
         error = exc if isinstance(exc, ChannelError) else ChannelError(ErrorKind.UNAVAILABLE, "internal error")
         db.session.rollback()  # whatever the handler left half-done (it committed what it had to keep)
-        record_failure(delivery, error, now)  # the row reloads itself: a rollback expires, it does not evict
+        outcome = failure(delivery, error, now)
     else:
-        record_success(delivery, result, now)
-    db.session.commit()
-    return delivery.state
+        outcome = success(result, now)
+    # Only while the row is still this claim: a worker that outlived the sweeper must not overwrite the next one.
+    recorded = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.state == DeliveryState.SENDING, Delivery.claimed_at == now)
+        .values(**outcome, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()  # with what the handler changed (the account's rate budget)
+    if not getattr(recorded, "rowcount", 0):
+        logger.warning("delivery %s: taken over by another worker before this one recorded it", delivery_id)
+        return None
+    return DeliveryState(outcome["state"])
 
 
-def record_success(delivery: Delivery, result: PostResult, now: datetime) -> None:
-    delivery.state = DeliveryState.POSTED
-    delivery.remote_id, delivery.remote_url = result.remote_id, result.url
-    delivery.error_kind, delivery.error = "", ""
-    delivery.finished_at = now
+def success(result: PostResult, now: datetime) -> dict[str, Any]:
+    """The row's new values after a post."""
+    return {
+        "state": DeliveryState.POSTED,
+        "remote_id": result.remote_id,
+        "remote_url": result.url,
+        "error_kind": "",
+        "error": "",
+        "finished_at": now,
+        "claimed_at": None,
+    }
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -131,21 +151,19 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return base * (rng or random).uniform(0.75, 1.25)  # noqa: S311 (spreading load, not a secret)
 
 
-def record_failure(delivery: Delivery, error: ChannelError, now: datetime) -> None:
-    """Queue the row again (never before the network's `retry_at`, never at once) or fail it with the reason."""
-    delivery.error_kind, delivery.error = error.kind.value, error.reason
+def failure(delivery: Delivery, error: ChannelError, now: datetime) -> dict[str, Any]:
+    """The row's new values: queued again (never before the network's `retry_at`, never at once) or failed."""
+    values: dict[str, Any] = {"error_kind": error.kind.value, "error": error.reason, "claimed_at": None}
     if error.kind is ErrorKind.DUPLICATE and delivery.attempts > 1:
         # X has no idempotency key: an earlier attempt whose answer we lost did post this text.
-        delivery.state, delivery.finished_at = DeliveryState.POSTED, now
-        return
+        return {**values, "state": DeliveryState.POSTED, "finished_at": now}
     limit = MAX_RATE_LIMITED_ATTEMPTS if error.kind is ErrorKind.RATE_LIMITED else MAX_ATTEMPTS
     if error.retryable and delivery.attempts < limit:
         wait = now + timedelta(seconds=backoff(delivery.attempts))
         if error.retry_at is not None:  # the network said when: then, plus a little spread
             wait = max(error.retry_at + timedelta(seconds=random.uniform(1, 15)), now + timedelta(seconds=5))  # noqa: S311
-        delivery.state, delivery.next_attempt_at, delivery.claimed_at = DeliveryState.QUEUED, wait, None
-        return
-    delivery.state, delivery.finished_at = DeliveryState.FAILED, now
+        return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
+    return {**values, "state": DeliveryState.FAILED, "finished_at": now}
 
 
 def sweep(now: datetime) -> int:
