@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from campaign.actions import record_action
@@ -157,8 +157,14 @@ def status(slug: str, delivery_id: int) -> str:
     campaign = published_or_404(slug)
     delivery = _delivery_or_404(delivery_id)
     message, pending = describe(delivery)
+    action = db.session.scalar(select(Action).where(Action.delivery_id == delivery.id))
     return render_template(
-        "campaign/post_status.html", campaign=campaign, delivery=delivery, message=message, pending=pending
+        "campaign/post_status.html",
+        campaign=campaign,
+        delivery=delivery,
+        message=message,
+        pending=pending,
+        recipient=action.recipient if action else None,
     )
 
 

@@ -77,6 +77,7 @@ def test_connect_x_then_post_the_edited_text_and_see_the_link(
     assert response.status_code == 303
     status_url = response.headers["Location"]
     pending = client.get(status_url).text
+    assert "Your message to Prénom" in pending  # whom it goes to
     assert "Sending to X" in pending and 'http-equiv="refresh"' in pending  # refreshes itself without JavaScript
     assert client.get(status_url + ".json").json["pending"] is True
     assert sandbox.state.posts() == []  # nothing before the worker runs
