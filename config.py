@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("fr", "en")
 API_NETWORKS = ("x", "mastodon", "bluesky")
+_N = TypeVar("_N", int, float)
 
 
 class ConfigError(RuntimeError):
@@ -34,22 +36,14 @@ def _bool(value: str | None, default: bool) -> bool:
     raise ConfigError(f"not a boolean: {value!r}")
 
 
-def _int(name: str, value: str | None, default: int) -> int:
+def _number(name: str, value: str | None, default: _N, cast: Callable[[str], _N]) -> _N:
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return cast(value)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, not {value!r}") from exc
-
-
-def _float(name: str, value: str | None, default: float) -> float:
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, not {value!r}") from exc
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {value!r}") from exc
 
 
 def _live_networks(environ: os._Environ[str] | dict[str, str]) -> tuple[str, ...]:
@@ -128,7 +122,7 @@ class Config:
             INSTANCE_PATH=str(instance),
             BABEL_DEFAULT_LOCALE=locale,
             SESSION_COOKIE_SECURE=_bool(environ.get("SESSION_COOKIE_SECURE"), False),
-            MAX_CONTENT_LENGTH=_int("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024),
+            MAX_CONTENT_LENGTH=_number("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024, int),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),
             LIVE_NETWORKS=_live_networks(environ),
@@ -136,8 +130,8 @@ class Config:
             SANDBOX_MOUNT=_bool(environ.get("SANDBOX_MOUNT"), True),
             X_CLIENT_ID=environ.get("X_CLIENT_ID") or "porte-voix-sandbox",
             X_CLIENT_SECRET=environ.get("X_CLIENT_SECRET") or None,
-            NETWORK_TIMEOUT=_float("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0),
-            DELIVERY_WORKERS=_int("DELIVERY_WORKERS", environ.get("DELIVERY_WORKERS"), 8),
+            NETWORK_TIMEOUT=_number("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0, float),
+            DELIVERY_WORKERS=_number("DELIVERY_WORKERS", environ.get("DELIVERY_WORKERS"), 8, int),
         )
 
     def to_flask(self) -> dict[str, Any]:

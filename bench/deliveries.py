@@ -67,65 +67,22 @@ def knobs(url: str, **values: Any) -> None:
     requests.post(f"{url}/__sandbox__/config", json=values, timeout=5).raise_for_status()
 
 
-def connect_accounts(app: Any, url: str) -> list[int]:
+def connect_accounts(app: Any) -> list[int]:
     """200 supporters, each with an account on one network, connected through the real flows."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from channels import Network, bluesky, mastodon, x
-    from channels.api import pkce_pair
+    from channels import Network
     from extensions import db
     from supporters import services
-    from supporters.networks import endpoint, x_app
+    from supporters.rehearsal import connect_sandbox_account
 
-    def approve(authorize: str, name: str) -> str:
-        back = requests.post(authorize, data={"username": name, "decision": "allow"}, allow_redirects=False, timeout=5)
-        return parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
-
-    ids = []
-    callback = "http://127.0.0.1/callback"
+    networks = [Network.X, Network.MASTODON, Network.BLUESKY]
     with app.app_context():
+        ids = []
         for n in range(ACCOUNTS):
             supporter = services.get_or_create_supporter(None, language="fr")
-            network = [Network.X, Network.MASTODON, Network.BLUESKY][n % 3]
-            ep = endpoint(network)
-            verifier, challenge = pkce_pair()
-            if network is Network.X:
-                code = approve(x.authorize_url(ep, x_app(callback), state="s", challenge=challenge), f"Bench{n}")
-                tokens = x.exchange_code(ep, x_app(callback), code=code, verifier=verifier)
-                account = services.connect(
-                    supporter,
-                    network,
-                    x.profile(ep, tokens.access),
-                    services.x_secrets(tokens),
-                    expires_at=tokens.expires_at,
-                )
-            elif network is Network.MASTODON:
-                app_ = services.mastodon_app("bench.example", redirect_uri=callback)
-                code = approve(
-                    mastodon.authorize_url(ep, app_, redirect_uri=callback, state="s", challenge=challenge), f"bench{n}"
-                )
-                token = mastodon.exchange_code(ep, app_, redirect_uri=callback, code=code, verifier=verifier)
-                account = services.connect(
-                    supporter,
-                    network,
-                    mastodon.profile(ep, "bench.example", token),
-                    {"access": token},
-                    instance="bench.example",
-                    char_limit=500,
-                )
-            else:
-                session = bluesky.create_session(ep, f"bench{n}.bsky.social", "abcd-efgh-ijkl-mnop")
-                account = services.connect(
-                    supporter,
-                    network,
-                    bluesky.profile(ep, session),
-                    session.as_dict(),
-                    instance=session.service,
-                    expires_at=session.expires_at,
-                )
+            account = connect_sandbox_account(supporter, networks[n % 3], f"bench{n}", instance="bench.example")
             ids.append(account.id)
         db.session.commit()
-    return ids
+        return ids
 
 
 def queue(app: Any, account_ids: list[int], posts: int, run: int) -> list[int]:
@@ -256,7 +213,7 @@ def main() -> None:
             )
             with app.app_context():
                 db.create_all()
-            account_ids = connect_accounts(app, url)
+            account_ids = connect_accounts(app)
             tokens = account_tokens(app, account_ids)
             knobs(url, latency_ms=args.latency_ms)
             kind = "PostgreSQL" if args.postgres else "SQLite"

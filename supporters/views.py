@@ -70,12 +70,19 @@ def _start_oauth(network: Network, next_path: str, **extra: str) -> tuple[str, s
     return state, challenge
 
 
-def _pending_oauth(network: Network) -> dict[str, str] | None:
+def _pending_oauth(network: Network) -> dict[str, str] | Response:
+    """The flow this callback finishes (checked against its `state`), or where to go when there is none."""
     pending = session.pop("oauth", None)
-    if not isinstance(pending, dict) or pending.get("network") != network.value:
-        return None
-    if request.args.get("state") != pending.get("state"):
-        return None
+    if (
+        not isinstance(pending, dict)
+        or pending.get("network") != network.value
+        or request.args.get("state") != pending.get("state")
+    ):
+        flash(_("This connection link has expired. Start again."), "error")
+        return redirect(url_for(".accounts"))
+    if request.args.get("error") or not request.args.get("code"):
+        flash(_("You cancelled: no account was connected."), "info")
+        return redirect(pending["next"])
     return pending
 
 
@@ -92,13 +99,9 @@ def connect_x() -> Response:
 @bp.route("/connect/x/callback")
 def x_callback() -> Response:
     pending = _pending_oauth(Network.X)
-    if pending is None:
-        flash(_("This connection link has expired. Start again."), "error")
-        return redirect(url_for(".accounts"))
+    if isinstance(pending, Response):
+        return pending
     next_path = pending["next"]
-    if request.args.get("error") or not request.args.get("code"):
-        flash(_("You cancelled: no account was connected."), "info")
-        return redirect(next_path)
     ep = endpoint(Network.X)
     try:
         tokens = x.exchange_code(
@@ -145,13 +148,9 @@ def connect_mastodon() -> Response | str:
 @bp.route("/connect/mastodon/callback")
 def mastodon_callback() -> Response:
     pending = _pending_oauth(Network.MASTODON)
-    if pending is None:
-        flash(_("This connection link has expired. Start again."), "error")
-        return redirect(url_for(".accounts"))
+    if isinstance(pending, Response):
+        return pending
     next_path, instance = pending["next"], pending["instance"]
-    if request.args.get("error") or not request.args.get("code"):
-        flash(_("You cancelled: no account was connected."), "info")
-        return redirect(next_path)
     ep = endpoint(Network.MASTODON)
     redirect_uri = url_for(".mastodon_callback", _external=True)
     try:

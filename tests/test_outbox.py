@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from flask import Flask
 from sqlalchemy import select, text
 
-from channels import Network, bluesky, mastodon, x
-from channels.api import pkce_pair
+from channels import Network, x
 from channels.errors import ErrorKind
 from database import utcnow
 from extensions import db
@@ -24,59 +22,17 @@ from scheduler.models import Delivery, DeliveryState
 from supporters import posting, services
 from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
 from supporters.networks import endpoint, x_app
-
-CALLBACK = "http://localhost/s/connect/callback"
-
-
-def _approve(url: str, username: str) -> dict[str, str]:
-    response = requests.post(url, data={"username": username, "decision": "allow"}, allow_redirects=False, timeout=5)
-    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+from supporters.rehearsal import connect_sandbox_account
 
 
 @pytest.fixture
 def connect(app: Flask, sandbox: SandboxServer) -> Callable[..., int]:
-    """Connect a supporter's account on a network the way the pages do; returns the account's id."""
+    """Connect a supporter's account on a network through the same flows as the pages; returns its id."""
 
     def make(network: Network, name: str = "camille") -> int:
         with app.app_context():
             supporter = services.get_or_create_supporter(None, language="fr")
-            ep = endpoint(network)
-            if network is Network.X:
-                verifier, challenge = pkce_pair()
-                back = _approve(x.authorize_url(ep, x_app(CALLBACK), state="s", challenge=challenge), name)
-                tokens = x.exchange_code(ep, x_app(CALLBACK), code=back["code"], verifier=verifier)
-                account = services.connect(
-                    supporter,
-                    network,
-                    x.profile(ep, tokens.access),
-                    services.x_secrets(tokens),
-                    expires_at=tokens.expires_at,
-                )
-            elif network is Network.MASTODON:
-                app_ = services.mastodon_app("piaille.example", redirect_uri=CALLBACK)
-                verifier, challenge = pkce_pair()
-                back = _approve(
-                    mastodon.authorize_url(ep, app_, redirect_uri=CALLBACK, state="s", challenge=challenge), name
-                )
-                token = mastodon.exchange_code(ep, app_, redirect_uri=CALLBACK, code=back["code"], verifier=verifier)
-                account = services.connect(
-                    supporter,
-                    network,
-                    mastodon.profile(ep, "piaille.example", token),
-                    {"access": token},
-                    instance="piaille.example",
-                    char_limit=500,
-                )
-            else:
-                session = bluesky.create_session(ep, f"{name}.bsky.social", "abcd-efgh-ijkl-mnop")
-                account = services.connect(
-                    supporter,
-                    network,
-                    bluesky.profile(ep, session),
-                    session.as_dict(),
-                    instance=session.service,
-                    expires_at=session.expires_at,
-                )
+            account = connect_sandbox_account(supporter, network, name)
             db.session.commit()
             return account.id
 
