@@ -255,7 +255,8 @@ def facets(endpoint: Endpoint, text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda facet: facet["index"]["byteStart"])
 
 
-def _post_url(endpoint: Endpoint, handle: str, rkey: str) -> str:
+def post_url(endpoint: Endpoint, handle: str, rkey: str) -> str:
+    """Where a post is seen (in the sandbox when the endpoint is one)."""
     return endpoint.url("bluesky", f"https://bsky.app/profile/{handle}/post/{rkey}")
 
 
@@ -297,7 +298,7 @@ def post(
         json={"repo": session.did, "collection": POST, "rkey": rkey, "record": record},
     )
     _ok(response)
-    return PostResult(rkey, _post_url(endpoint, session.handle, rkey), rate_state(response.headers, "RateLimit"))
+    return PostResult(rkey, post_url(endpoint, session.handle, rkey), rate_state(response.headers, "RateLimit"))
 
 
 def profile(endpoint: Endpoint, session: Session) -> Profile:
@@ -351,7 +352,7 @@ def recent_posts(endpoint: Endpoint, handle: str, *, limit: int = 30) -> list[Pu
         posts.append(
             PublicPost(
                 str(post_view.get("uri")),
-                _post_url(endpoint, handle, rkey),
+                post_url(endpoint, handle, rkey),
                 record.get("text", ""),
                 datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
             )

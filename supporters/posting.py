@@ -115,10 +115,7 @@ def _post(account: SocialAccount, delivery: Delivery, secrets: dict[str, Any]) -
     if delivery.attempts > 1:  # an earlier attempt may have posted before its answer was lost
         uri = bluesky.find_record(ep, session, delivery.idempotency_key)
         if uri:
-            return PostResult(
-                delivery.idempotency_key,
-                ep.url("bluesky", f"https://bsky.app/profile/{session.handle}/post/{delivery.idempotency_key}"),
-            )
+            return PostResult(delivery.idempotency_key, bluesky.post_url(ep, session.handle, delivery.idempotency_key))
     return bluesky.post(ep, session, delivery.text, rkey=delivery.idempotency_key, language=delivery.language)
 
 

@@ -22,7 +22,7 @@ from supporters import services
 from supporters.forms import BlueskyForm, MastodonServerForm
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
-from supporters.networks import endpoint, x_app
+from supporters.networks import endpoint, is_live, x_app
 
 bp = Blueprint("supporters", __name__, url_prefix="/s")
 
@@ -206,7 +206,7 @@ def connect_bluesky() -> Response | str:
                         instance=bsky.service,
                         expires_at=bsky.expires_at,
                     )
-    return render_template("supporters/connect_bluesky.html", form=form)
+    return render_template("supporters/connect_bluesky.html", form=form, is_sandbox=not is_live(Network.BLUESKY))
 
 
 @bp.route("/accounts")

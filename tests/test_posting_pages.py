@@ -206,6 +206,7 @@ def test_bluesky_connection_with_an_app_password(
     app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer
 ) -> None:
     form = f"/s/connect/bluesky?lang=en&next=/c/{SLUG}"
+    assert "Rehearsal: this Bluesky is the sandbox" in client.get(form).text
     main_password = client.post(form, data={"handle": "camille.bsky.social", "app_password": "hunter2hunter2"})
     assert "never your main password" in main_password.text
     bluesky.create_session(bluesky.Endpoint(sandbox.url), "camille.bsky.social", "abcd-efgh-ijkl-mnop")
