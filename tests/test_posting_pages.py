@@ -279,3 +279,49 @@ def test_a_bad_handle_for_confirmation_is_said(client: FlaskClient, campaign: An
         f"/c/{SLUG}/confirm?lang=en", data={"network": "bluesky", "handle": "pas un handle"}, follow_redirects=True
     )
     assert "Type your handle as it appears on your profile" in response.text
+
+
+def _connect_bluesky(client: FlaskClient, sandbox: SandboxServer) -> None:
+    response = client.post(
+        f"/s/connect/bluesky?next=/c/{SLUG}",
+        data={"handle": "camille.bsky.social", "app_password": "abcd-efgh-ijkl-mnop", "next": f"/c/{SLUG}"},
+    )
+    assert response.status_code == 302
+
+
+def test_a_mention_nobody_has_is_refused_in_plain_words(
+    app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer
+) -> None:
+    _connect_bluesky(client, sandbox)
+    action, shown = _post_form(client.get(f"/c/{SLUG}?lang=en").text, "bluesky")
+    status_url = client.post(action, data={"text": shown + " cc @personne.bsky.social"}).headers["Location"]
+    _run_outbox(app)
+    page = client.get(status_url).text
+    assert "Bluesky refused the message: no Bluesky account is called @personne.bsky.social" in page
+    assert client.get(status_url + ".json").json == {
+        "state": "failed",
+        "pending": False,
+        "url": None,
+        "message": "Bluesky refused the message: no Bluesky account is called @personne.bsky.social",
+    }
+    assert sandbox.state.posts() == []
+
+
+def test_a_network_that_fails_is_retried_later_and_said_so(
+    app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer
+) -> None:
+    _connect_bluesky(client, sandbox)
+    sandbox.state.knobs.error_rate = 1.0
+    action, shown = _post_form(client.get(f"/c/{SLUG}?lang=en").text, "bluesky")
+    status_url = client.post(action, data={"text": shown}).headers["Location"]
+    before = utcnow()
+    _run_outbox(app)
+    calls = sum(sandbox.state.calls.values())  # resolving a mention, or creating the record: it failed
+    assert calls > 0
+    _run_outbox(app)  # not due again yet: no second try
+    assert sum(sandbox.state.calls.values()) == calls
+    with app.app_context():
+        delivery = db.session.scalars(select(Delivery)).one()
+        assert delivery.state is DeliveryState.QUEUED and delivery.next_attempt_at > before + timedelta(seconds=20)
+        at = delivery.next_attempt_at.strftime("%H:%M")
+    assert f"Bluesky did not answer; we try again at {at} UTC." in client.get(status_url).text
