@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from recipients.views import bp as recipients_bp
     from recipients.views_import import bp as recipient_imports_bp
     from recipients.views_lists import bp as recipient_lists_bp
+    from scheduler import banner as scheduler_banner
     from supporters.views import bp as supporters_bp
 
     app.register_blueprint(accounts_bp)
@@ -81,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     labels.init_app(app)
     events.init_app(app)
     recipient_labels.init_app(app)
+    scheduler_banner.init_app(app)
 
 
 def register_commands(app: Flask) -> None:
@@ -88,11 +90,13 @@ def register_commands(app: Flask) -> None:
     from campaign.cli import demo_cli
     from recipients.cli import recipients_cli
     from sandbox.cli import sandbox_cli
+    from scheduler.cli import scheduler_cli
 
     app.cli.add_command(accounts_cli)
     app.cli.add_command(recipients_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(sandbox_cli)
+    app.cli.add_command(scheduler_cli)
 
 
 def register_jobs(app: Flask) -> None:

@@ -100,6 +100,7 @@ class Config:
     NETWORK_TIMEOUT: float = 10.0  # seconds, every call to a network
     DELIVERY_WORKERS: int = 8  # threads posting through connected accounts (embedded mode)
     WEB_THREADS: int = 16  # gunicorn's --threads in `make run`: each may hold a database connection
+    SCHEDULER_LEASE_SECONDS: int = 45  # a dead scheduler is replaced this long after its last tick
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
@@ -132,6 +133,7 @@ class Config:
             X_CLIENT_SECRET=environ.get("X_CLIENT_SECRET") or None,
             NETWORK_TIMEOUT=_number("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0, float),
             DELIVERY_WORKERS=_number("DELIVERY_WORKERS", environ.get("DELIVERY_WORKERS"), 8, int),
+            SCHEDULER_LEASE_SECONDS=_number("SCHEDULER_LEASE_SECONDS", environ.get("SCHEDULER_LEASE_SECONDS"), 45, int),
         )
 
     def to_flask(self) -> dict[str, Any]:

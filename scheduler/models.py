@@ -48,3 +48,12 @@ class Delivery(Model):
     @property
     def is_pending(self) -> bool:
         return self.state in (DeliveryState.QUEUED, DeliveryState.SENDING)
+
+
+class SchedulerLease(Model):
+    """Who may tick the jobs, until when. One row per lease name; its holder renews it at every tick."""
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

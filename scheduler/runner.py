@@ -1,7 +1,8 @@
-"""Embedded mode's machinery in the serving process: the periodic jobs (APScheduler) and the delivery threads.
+"""The scheduler: the registered jobs ticked by APScheduler 3, only while this process holds the lease.
 
-Started by the gunicorn hook `scheduler/gunicorn_embedded.py` that `make run` uses, never by the app
-factory: tests, the CLI and other web nodes start nothing.
+Embedded mode (`make run`) starts it in a thread of the serving process, with the delivery threads,
+from the gunicorn hook `scheduler/gunicorn_embedded.py`; `flask scheduler run` runs it as a process
+of its own. The app factory never starts it: tests, the CLI and other web nodes tick nothing.
 """
 
 from __future__ import annotations
@@ -10,46 +11,91 @@ import logging
 from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from database import utcnow
 from extensions import db
-from scheduler import JobRegistry, JobSpec
+from scheduler import JobRegistry, JobSpec, lease
 from scheduler.dispatch import EXTENSION, ThreadDispatcher
 
 logger = logging.getLogger(__name__)
+HOLDER = "porte_voix_scheduler_holder"
 
 
-def _run(app: Flask, job: JobSpec) -> None:
+def tick(app: Flask, job: JobSpec, holder: str) -> bool:
+    """Run `job` once if this scheduler holds (or can take) the lease; False when another one does."""
     with app.app_context():
         try:
-            job.func(utcnow())
+            now = utcnow()
+            if not lease.hold(holder, now, seconds=int(app.config["SCHEDULER_LEASE_SECONDS"])):
+                return False
+            job.func(now)
+            return True
         except Exception:
             logger.exception("job %s failed; it runs again at its next tick", job.name)
             db.session.rollback()
+            return True
         finally:
             db.session.remove()
 
 
-def start_embedded(app: Flask) -> BackgroundScheduler:
-    """Start the delivery threads and tick every registered job in a background thread of this process."""
+def _schedule(app: Flask, scheduler: BaseScheduler) -> str:
+    """Add every registered job to `scheduler`, and the delivery threads to the app; returns the holder name."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick every two seconds says nothing
+    holder = app.extensions[HOLDER] = lease.new_holder()
     app.extensions[EXTENSION] = ThreadDispatcher(app, workers=int(app.config["DELIVERY_WORKERS"]))
-    scheduler = BackgroundScheduler(
-        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
-    )
     registry: JobRegistry = app.extensions["porte_voix_jobs"]
     for job in registry:
         scheduler.add_job(
-            _run, "interval", seconds=job.every_seconds, args=(app, job), id=job.name, next_run_time=utcnow()
+            tick,
+            "interval",
+            seconds=job.every_seconds,
+            args=(app, job, holder),
+            id=job.name,
+            name=job.name,
+            next_run_time=utcnow(),
         )
+    logger.info("scheduler %s: %s job(s), %s delivery thread(s)", holder, len(registry), app.config["DELIVERY_WORKERS"])
+    return holder
+
+
+def _job_defaults() -> dict[str, object]:
+    return {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
+
+def start_embedded(app: Flask) -> BackgroundScheduler:
+    """Tick the jobs in a background thread of this process (embedded mode)."""
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults=_job_defaults())
+    _schedule(app, scheduler)
     scheduler.start()
-    logger.info("embedded scheduler: %s job(s), %s delivery thread(s)", len(registry), app.config["DELIVERY_WORKERS"])
     return scheduler
 
 
-def stop_embedded(app: Flask, scheduler: BackgroundScheduler) -> None:
+def stop_embedded(app: Flask, scheduler: BaseScheduler) -> None:
     scheduler.shutdown(wait=False)
+    _let_go(app)
+
+
+def run_forever(app: Flask) -> None:
+    """Tick the jobs in this process until it is stopped (`flask scheduler run`), then let the lease go."""
+    scheduler = BlockingScheduler(timezone=UTC, job_defaults=_job_defaults())
+    _schedule(app, scheduler)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        _let_go(app)
+
+
+def _let_go(app: Flask) -> None:
     dispatcher: ThreadDispatcher | None = app.extensions.pop(EXTENSION, None)
     if dispatcher is not None:
         dispatcher.shutdown(wait=False)
+    holder = app.extensions.pop(HOLDER, None)
+    if holder:
+        with app.app_context():
+            lease.release(holder, utcnow())
+            db.session.remove()

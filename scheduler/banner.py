@@ -1,0 +1,22 @@
+"""The banner staff see when no scheduler ticks: posts through connected accounts and waves would wait."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from database import utcnow
+from scheduler import lease
+
+
+def stale_since() -> str | None:
+    """None while a scheduler ticks; the time of its last tick when it stopped; "" when none ever ran."""
+    beat = lease.heartbeat()
+    if beat is not None and not lease.is_stale(utcnow()):
+        return None
+    return beat.strftime("%Y-%m-%d %H:%M") if beat else ""
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _scheduler() -> dict[str, object]:
+        return {"scheduler_stale_since": stale_since}  # a function: only staff pages call it (one key read)
