@@ -69,17 +69,16 @@ def knobs(url: str, **values: Any) -> None:
 
 def connect_accounts(app: Any) -> list[int]:
     """200 supporters, each with an account on one network, connected through the real flows."""
-    from channels import Network
     from extensions import db
     from supporters import services
+    from supporters.networks import API_NETWORKS
     from supporters.rehearsal import connect_sandbox_account
 
-    networks = [Network.X, Network.MASTODON, Network.BLUESKY]
     with app.app_context():
         ids = []
         for n in range(ACCOUNTS):
             supporter = services.get_or_create_supporter(None, language="fr")
-            account = connect_sandbox_account(supporter, networks[n % 3], f"bench{n}", instance="bench.example")
+            account = connect_sandbox_account(supporter, API_NETWORKS[n % 3], f"bench{n}", instance="bench.example")
             ids.append(account.id)
         db.session.commit()
         return ids

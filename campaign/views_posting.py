@@ -41,11 +41,14 @@ def _mine(delivery_id: int) -> bool:
 
 
 def _earlier(key: str) -> int | None:
-    """The delivery this visitor already queued for the same target and network (a double click)."""
+    """The delivery this visitor already queued or posted for the same target and network (a double click).
+
+    A failed or cancelled one (the account was disconnected) leaves the button to try again.
+    """
     for entry in session.get("posts", []):
         if isinstance(entry, list) and entry[1] == key:
             delivery = db.session.get(Delivery, entry[0])
-            if delivery is not None and delivery.state is not DeliveryState.FAILED:
+            if delivery is not None and (delivery.is_pending or delivery.state is DeliveryState.POSTED):
                 return delivery.id
     return None
 

@@ -28,6 +28,7 @@ from recipients.models import PostcodeArea, Recipient, TargetRole
 from recipients.postcodes import constituencies_for, normalise_postcode
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
+from supporters.networks import API_NETWORKS
 from supporters.services import accounts_of
 
 bp = Blueprint("campaign_public", __name__)
@@ -172,7 +173,7 @@ def campaign_page(slug: str) -> str:
         choices=choices,
         written=visit.sent_count,
         mastodon_instance=session.get("mastodon"),
-        connectable=[n for n in (Network.X, Network.BLUESKY, Network.MASTODON) if n not in accounts],
+        connectable=[n for n in API_NETWORKS if n not in accounts],
     )
 
 

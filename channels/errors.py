@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import requests
 
@@ -94,7 +94,3 @@ def transport_error(exc: requests.RequestException, network: str) -> ChannelErro
 
 def server_error(status: int, network: str) -> ChannelError:
     return ChannelError(ErrorKind.UNAVAILABLE, f"{network} answered with a server error ({status})")
-
-
-def later(seconds: float, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) + timedelta(seconds=seconds)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -302,11 +301,7 @@ def recent_posts(endpoint: Endpoint, address: str, *, limit: int = 40) -> list[P
             str(s["id"]),
             endpoint.url("mastodon", str(s.get("url") or s.get("uri"))),
             plain_text(s.get("content", "")),
-            _when(s.get("created_at")),
+            iso(s.get("created_at")),
         )
         for s in statuses
     ]
-
-
-def _when(value: str | None) -> datetime | None:
-    return iso(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -55,7 +56,7 @@ def config() -> Response:
             return json_error(400, {"error": f"unknown knobs: {', '.join(unknown)}"})
         if "seed" in values:
             sandbox.reseed()
-    return json_error(200, sandbox.summary()["knobs"])
+    return json_error(200, asdict(sandbox.knobs))
 
 
 @bp.route("/__sandbox__/clock", methods=["POST"])

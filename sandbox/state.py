@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,14 +149,6 @@ class State:
     def posts(self, network: str | None = None) -> list[Posted]:
         with self.lock:
             return [p for p in self.posted if network is None or p.network == network]
-
-    def summary(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "knobs": asdict(self.knobs),
-                "now": self.clock.time(),
-                "posts": [{**asdict(p), "created_at": p.created_at.isoformat()} for p in self.posted],
-            }
 
 
 def followers_for(name: str) -> int:

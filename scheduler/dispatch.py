@@ -58,11 +58,6 @@ class ThreadDispatcher:
             submitted += self.submit(delivery_id)
         return submitted
 
-    @property
-    def busy(self) -> int:
-        with self._lock:
-            return len(self._in_flight)
-
     def shutdown(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 

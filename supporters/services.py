@@ -70,12 +70,16 @@ def connect(
     expires_at: datetime | None = None,
     char_limit: int | None = None,
 ) -> SocialAccount:
-    """Keep the account (replacing the supporter's previous one on that network) and log the consent."""
+    """Keep the account and log the consent. A previous account on that network is replaced, and the grant it
+    held is revoked at the network (best effort: we forget its tokens either way).
+    """
     account = db.session.scalar(
         select(SocialAccount).where(SocialAccount.supporter_id == supporter.id, SocialAccount.network == network)
     )
     now = utcnow()
-    if account is None:
+    if account is not None:
+        _revoke_quietly(account)
+    else:
         account = SocialAccount(supporter_id=supporter.id, network=network)
         db.session.add(account)
     account.instance, account.remote_id, account.handle = instance, profile.remote_id, profile.handle
@@ -193,12 +197,7 @@ class Disconnected:
 def disconnect(account: SocialAccount, *, now: datetime | None = None) -> Disconnected:
     """Revoke the token at the network, cancel queued posts, delete the tokens and log it. Flushes."""
     now = now or utcnow()
-    revoked = True
-    try:
-        _revoke(account)
-    except (ChannelError, ValueError) as error:
-        logger.warning("disconnect %s: the network did not confirm the revocation (%s)", account.id, error)
-        revoked = False
+    revoked = _revoke_quietly(account)
     cancel_for_account(account.id, "the account was disconnected before this post went out", now)
     db.session.add(
         Consent(
@@ -214,6 +213,16 @@ def disconnect(account: SocialAccount, *, now: datetime | None = None) -> Discon
     db.session.delete(account)
     db.session.flush()
     return result
+
+
+def _revoke_quietly(account: SocialAccount) -> bool:
+    """Revoke the account's grant at the network; False (and a log line) when the network did not confirm it."""
+    try:
+        _revoke(account)
+    except (ChannelError, ValueError) as error:
+        logger.warning("account %s: the network did not confirm the revocation (%s)", account.id, error)
+        return False
+    return True
 
 
 def _revoke(account: SocialAccount) -> None:

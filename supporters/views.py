@@ -22,7 +22,7 @@ from supporters import services
 from supporters.forms import BlueskyForm, MastodonServerForm
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
-from supporters.networks import endpoint, is_live, x_app
+from supporters.networks import API_NETWORKS, endpoint, is_live, x_app
 
 bp = Blueprint("supporters", __name__, url_prefix="/s")
 
@@ -216,7 +216,7 @@ def accounts() -> str:
         "supporters/accounts.html",
         accounts=list(services.accounts_of(supporter_id).values()),
         consents=services.consents_of(supporter_id) if supporter_id else [],
-        networks=[Network.X, Network.BLUESKY, Network.MASTODON],
+        networks=API_NETWORKS,
     )
 
 

@@ -302,3 +302,26 @@ def test_followers_are_read_again_after_a_day(app: Flask, sandbox: SandboxServer
         assert posting.refresh_followers(utcnow() + timedelta(hours=25)) == 1
         db.session.refresh(account)
         assert account.followers and account.followers > 1
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_reconnecting_revokes_the_grant_it_replaces(
+    app: Flask, sandbox: SandboxServer, connect: Any, network: Network
+) -> None:
+    first_id = connect(network)
+    with app.app_context():
+        account = db.session.get(SocialAccount, first_id)
+        assert account is not None
+        old = services.open_tokens(account)
+        supporter = account.supporter
+        connect_sandbox_account(supporter, network, "camille")  # the same supporter connects again
+        db.session.commit()
+        assert len(db.session.scalars(select(SocialAccount)).all()) == 1
+    old_token = old.get("access") or old.get("refresh_jwt")
+    table = {
+        Network.X: ("x", "access"),
+        Network.MASTODON: ("mastodon", "tokens"),
+        Network.BLUESKY: ("bluesky", "refresh"),
+    }[network]
+    assert old_token not in sandbox.state.table(*table)
+    assert _process(app, _queue(app, first_id, "après reconnexion")) is DeliveryState.POSTED

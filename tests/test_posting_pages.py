@@ -246,6 +246,12 @@ def test_the_accounts_page_lists_consents_and_disconnects(
         assert db.session.scalars(select(SocialAccount)).all() == []
         assert db.session.scalars(select(Delivery)).one().state is DeliveryState.CANCELLED
     assert "Connect your X account" in client.get(f"/c/{SLUG}?lang=en").text
+    # Connected again, the same button posts: the cancelled delivery was no double click.
+    connect_x(client)
+    status_url = client.post(action, data={"text": shown}).headers["Location"]
+    _run_outbox(app)
+    assert "Posted on X." in client.get(status_url + "?lang=en").text
+    assert [p.text for p in sandbox.state.posts("x")] == [shown]
 
 
 def test_a_compose_link_post_is_confirmed_from_the_public_timeline(
