@@ -54,6 +54,10 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")
     i18n.init_app(app)
     security.init_app(app)
+    if app.config["DISPATCH"] == "celery":
+        from scheduler import celery
+
+        celery.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -101,18 +105,25 @@ def register_commands(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
+    from campaign import pledges, reminders, wave_jobs
     from campaign.confirm import confirm_link_posts
     from scheduler import JobRegistry
     from scheduler.jobs import tick_outbox
     from scheduler.outbox import Outbox
-    from supporters import posting
+    from supporters import optin, posting
 
     jobs = app.extensions["porte_voix_jobs"] = JobRegistry()
     jobs.register("outbox", tick_outbox, every_seconds=2)
     jobs.register("confirm_link_posts", confirm_link_posts, every_seconds=60)
     jobs.register("refresh_followers", posting.refresh_followers, every_seconds=3600)
+    jobs.register("waves", wave_jobs.tick_waves, every_seconds=5)
+    jobs.register("reminders", wave_jobs.queue_reminders, every_seconds=5)
+    jobs.register("pledges", pledges.release_due_pledges, every_seconds=2)
     outbox = app.extensions["porte_voix_outbox"] = Outbox()
     outbox.register(posting.KIND, posting.deliver_post)
+    outbox.register(pledges.PLEDGE, pledges.deliver_pledge)
+    outbox.register(wave_jobs.REMINDER, reminders.deliver_reminder)
+    outbox.register(optin.CONFIRM, optin.deliver_confirmation)
 
 
 def register_sandbox(app: Flask) -> None:

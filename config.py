@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
@@ -60,6 +61,22 @@ def _live_networks(environ: os._Environ[str] | dict[str, str]) -> tuple[str, ...
     return names
 
 
+def _dispatch(value: str | None) -> str:
+    chosen = (value or "threads").strip().lower()
+    if chosen not in ("threads", "celery"):
+        raise ConfigError(f"DISPATCH is threads or celery, not {value!r}")
+    return chosen
+
+
+def _timezone(value: str | None) -> str:
+    name = value or "Europe/Paris"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIMEZONE: unknown time zone {name!r}") from exc
+    return name
+
+
 def load_secret_key(instance_path: Path) -> str:
     """Read the key kept in `instance/secret_key`, generating it on first run (mode 0600)."""
     path = instance_path / "secret_key"
@@ -101,6 +118,19 @@ class Config:
     DELIVERY_WORKERS: int = 8  # threads posting through connected accounts (embedded mode)
     WEB_THREADS: int = 16  # gunicorn's --threads in `make run`: each may hold a database connection
     SCHEDULER_LEASE_SECONDS: int = 45  # a dead scheduler is replaced this long after its last tick
+    DISPATCH: str = "threads"  # "threads" (embedded) or "celery" (distributed: `celery -A scheduler.worker worker`)
+    CELERY_BROKER_URL: str = "redis://127.0.0.1:6379/0"
+    OUTBOX_BACKOFF_SECONDS: float = 30.0  # the first retry's wait, doubled at each attempt
+    OUTBOX_STALE_SECONDS: int = 120  # a row left in "sending" this long lost its worker
+    PUBLIC_URL: str = "http://127.0.0.1:5000"  # where supporters reach this site (links in e-mails)
+    TIMEZONE: str = "Europe/Paris"  # the organisers' clock: wave windows are typed and shown in it
+    SMTP_HOST: str = "127.0.0.1"
+    SMTP_PORT: int = 8025  # the sandbox's SMTP sink in embedded mode
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    SMTP_SANDBOX: bool = True  # `make run` serves the sandbox's SMTP sink on SMTP_PORT
+    MAIL_FROM: str = "Porte-voix <campagnes@porte-voix.example>"
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
@@ -134,6 +164,19 @@ class Config:
             NETWORK_TIMEOUT=_number("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0, float),
             DELIVERY_WORKERS=_number("DELIVERY_WORKERS", environ.get("DELIVERY_WORKERS"), 8, int),
             SCHEDULER_LEASE_SECONDS=_number("SCHEDULER_LEASE_SECONDS", environ.get("SCHEDULER_LEASE_SECONDS"), 45, int),
+            DISPATCH=_dispatch(environ.get("DISPATCH")),
+            CELERY_BROKER_URL=environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0",
+            OUTBOX_BACKOFF_SECONDS=_number("OUTBOX_BACKOFF_SECONDS", environ.get("OUTBOX_BACKOFF_SECONDS"), 30.0, float),
+            OUTBOX_STALE_SECONDS=_number("OUTBOX_STALE_SECONDS", environ.get("OUTBOX_STALE_SECONDS"), 120, int),
+            PUBLIC_URL=(environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            TIMEZONE=_timezone(environ.get("TIMEZONE")),
+            SMTP_HOST=environ.get("SMTP_HOST") or "127.0.0.1",
+            SMTP_PORT=_number("SMTP_PORT", environ.get("SMTP_PORT"), 8025, int),
+            SMTP_USERNAME=environ.get("SMTP_USERNAME", ""),
+            SMTP_PASSWORD=environ.get("SMTP_PASSWORD", ""),
+            SMTP_STARTTLS=_bool(environ.get("SMTP_STARTTLS"), False),
+            SMTP_SANDBOX=_bool(environ.get("SMTP_SANDBOX"), not environ.get("SMTP_HOST")),
+            MAIL_FROM=environ.get("MAIL_FROM") or "Porte-voix <campagnes@porte-voix.example>",
         )
 
     def to_flask(self) -> dict[str, Any]:

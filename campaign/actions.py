@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 
@@ -24,9 +25,11 @@ def record_action(
     mode: ActionMode = ActionMode.LINK,
     delivery_id: int | None = None,
     author_handle: str | None = None,
+    wave_id: int | None = None,
+    now: datetime | None = None,
 ) -> Action:
     """Store the action and advance the target's count and rotation in the same transaction."""
-    now = utcnow()
+    now = now or utcnow()
     action = Action(
         campaign_id=campaign.id,
         recipient_id=recipient_id,
@@ -38,6 +41,7 @@ def record_action(
         created_at=now,
         delivery_id=delivery_id,
         author_handle=author_handle,
+        wave_id=wave_id,
     )
     db.session.add(action)
     # One UPDATE, not read-modify-write: concurrent clicks on one target each add one.

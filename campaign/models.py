@@ -27,6 +27,14 @@ class ActionMode(enum.StrEnum):
     PLEDGE = "pledge"  # released by the scheduler during a wave (never on X)
 
 
+class WaveStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waiting for `opens_at` (and for its campaign to be live)
+    OPEN = "open"  # the page offers its targets, reminders go out, pledges are released
+    PAUSED = "paused"  # held by the organiser: nothing offered, nothing released, until resumed
+    CLOSED = "closed"  # its window ended
+    CANCELLED = "cancelled"  # called off; nothing more goes out
+
+
 class Campaign(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
@@ -103,6 +111,49 @@ class CampaignTarget(Model):
     recipient: Mapped[Recipient] = relationship()
 
 
+class Wave(Model):
+    """A window in which a campaign concentrates its pressure: these targets, these messages, these networks."""
+
+    __table_args__ = (Index("ix_wave_status_opens", "status", "opens_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[WaveStatus] = mapped_column(default=WaveStatus.SCHEDULED)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    networks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    target_criteria: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # a TargetFilter's, over the campaign's
+    cap_per_hour: Mapped[int] = mapped_column(default=30)  # messages per target per hour, all campaigns
+    reminder_text: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reminders_queued_at: Mapped[datetime | None]  # when every confirmed subscriber had their reminder queued
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+
+    @property
+    def enabled_networks(self) -> list[Network]:
+        return [network for network in Network if network.value in (self.networks or [])]
+
+    @property
+    def is_live(self) -> bool:
+        return self.status is WaveStatus.OPEN
+
+
+class WaveTarget(Model):
+    """A target of a wave, in the order reminders assign them."""
+
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    recipient: Mapped[Recipient] = relationship()
+
+
 class Action(Model):
     """One supporter's act: a message to a target on a network. The text is the text they were shown.
 
@@ -113,12 +164,14 @@ class Action(Model):
     __table_args__ = (
         Index("ix_action_campaign_created", "campaign_id", "created_at"),
         Index("ix_action_confirm", "confirmed_at", "author_handle"),
+        Index("ix_action_recipient_created", "recipient_id", "created_at"),  # the per-target hourly cap
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"), index=True)
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("variant.id", ondelete="SET NULL"), index=True)
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("wave.id", ondelete="SET NULL"), index=True)
     network: Mapped[Network]
     mode: Mapped[ActionMode] = mapped_column(default=ActionMode.LINK)
     visitor_id: Mapped[str] = mapped_column(String(32), index=True)

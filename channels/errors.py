@@ -17,9 +17,10 @@ class ErrorKind(enum.StrEnum):
     REJECTED = "rejected"  # the network refused the content; `reason` is its own words
     UNAVAILABLE = "unavailable"  # timeout, connection refused, 5xx: the outcome may be unknown
     NOT_SUPPORTED = "not_supported"  # the server is not the network it was said to be (not a Mastodon)
+    DEFERRED = "deferred"  # held by us (a paused wave), not refused: try again at `retry_at`, not an attempt
 
 
-_RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE}
+_RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.DEFERRED}
 
 
 class ChannelError(Exception):

@@ -61,6 +61,7 @@ class Knobs:
     bluesky_existing_domains: list[str] = field(default_factory=list)  # every handle under these exists (the demo)
     down_hosts: list[str] = field(default_factory=list)  # Mastodon instances that never answer in time
     not_mastodon_hosts: list[str] = field(default_factory=list)  # hosts that answer, but are not Mastodon
+    bounce_domains: list[str] = field(default_factory=lambda: ["bounce.example"])  # the SMTP sink refuses them (550)
 
     def update(self, values: dict[str, Any]) -> list[str]:
         """Set the named knobs; returns the names it does not know (nothing is set then)."""
@@ -70,6 +71,20 @@ class Knobs:
             for name, value in values.items():
                 setattr(self, name, value)
         return unknown
+
+
+@dataclass
+class Mail:
+    """One e-mail the SMTP sink accepted, as the page and the tests read it."""
+
+    message_id: str
+    mail_from: str
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    received_at: datetime
 
 
 @dataclass
@@ -100,6 +115,8 @@ class State:
             self._windows: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
             self._ids = 1_000_000
             self.calls: dict[str, int] = defaultdict(int)  # requests by "METHOD path" (tests read it)
+            self.mails: list[Mail] = []  # the mailbox: one per Message-ID, as a mail reader would show them
+            self.transmissions: dict[str, int] = defaultdict(int)  # times each Message-ID came over SMTP
 
     def table(self, network: str, name: str) -> dict[Any, Any]:
         tables: dict[str, dict[Any, Any]] = self.data[network]
@@ -145,6 +162,17 @@ class State:
     def record(self, post: Posted) -> None:
         with self.lock:
             self.posted.append(post)
+
+    def deliver(self, mail: Mail) -> None:
+        """File an accepted e-mail; a second copy of one Message-ID is counted, not shown twice (as mail readers do)."""
+        with self.lock:
+            self.transmissions[mail.message_id] += 1
+            if self.transmissions[mail.message_id] == 1:
+                self.mails.append(mail)
+
+    def mailbox(self, to: str | None = None) -> list[Mail]:
+        with self.lock:
+            return [m for m in self.mails if to is None or to.lower() in (t.lower() for t in m.to)]
 
     def posts(self, network: str | None = None) -> list[Posted]:
         with self.lock:

@@ -22,12 +22,16 @@ class DeliveryState(enum.StrEnum):
 
 
 class Delivery(Model):
-    """One post through a supporter's account. `kind` names the handler a package registered for it."""
+    """One post (or e-mail) to make. `kind` names the handler a package registered for it."""
 
-    __table_args__ = (Index("ix_delivery_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_delivery_state_due", "state", "next_attempt_at"),
+        Index("ix_delivery_kind_ref", "kind", "ref_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
+    ref_id: Mapped[int | None]  # the row of the registering package this delivery is for (a reminder, a pledge)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("social_account.id", ondelete="SET NULL"), index=True)
     network: Mapped[Network]
     text: Mapped[str] = mapped_column(Text)
@@ -36,6 +40,7 @@ class Delivery(Model):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]  # handed to a queue; handed again if still unclaimed long after
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)  # Mastodon's header; Bluesky's record key
     remote_id: Mapped[str] = mapped_column(String(300), default="")
     remote_url: Mapped[str] = mapped_column(String(500), default="")

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
 
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
@@ -27,9 +28,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6  # for a network that fails or does not answer
 MAX_RATE_LIMITED_ATTEMPTS = 12  # waiting out rate limits is slower, not failing
-BACKOFF_SECONDS = 30.0  # doubled at each attempt, up to an hour, ±25 % jitter
+BACKOFF_SECONDS = 30.0  # doubled at each attempt, up to an hour, ±25 % jitter (OUTBOX_BACKOFF_SECONDS)
 MAX_BACKOFF_SECONDS = 3600.0
-STALE_SECONDS = 120  # a SENDING row older than this lost its worker (calls time out well before)
+STALE_SECONDS = 120  # a SENDING row older than this lost its worker (OUTBOX_STALE_SECONDS)
+REDISPATCH_SECONDS = 60  # a row handed to a queue and still unclaimed this long lost its message
 
 Handler = Callable[[Delivery, datetime], PostResult]  # the row and the worker's clock
 
@@ -52,16 +54,18 @@ class Outbox:
 def enqueue(
     *,
     kind: str,
-    account_id: int,
+    account_id: int | None,
     network: object,
     text: str,
     idempotency_key: str,
     language: str = "",
+    ref_id: int | None = None,
     now: datetime | None = None,
 ) -> Delivery:
     """Add a delivery, due now. Flushes; the caller commits (and then may notify a dispatcher)."""
     delivery = Delivery(
         kind=kind,
+        ref_id=ref_id,
         account_id=account_id,
         network=network,
         text=text,
@@ -74,14 +78,46 @@ def enqueue(
     return delivery
 
 
-def due_ids(now: datetime, *, limit: int = 500) -> list[int]:
-    return list(
+def _undispatched(now: datetime) -> Any:
+    return or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < now - timedelta(seconds=REDISPATCH_SECONDS))
+
+
+def take_due(now: datetime, *, limit: int = 500) -> list[int]:
+    """Mark up to `limit` due rows as handed to a queue and return their ids; commits.
+
+    A row comes back here only once it is due again (a retry) or its message was lost (still unclaimed
+    `REDISPATCH_SECONDS` later), so a queue never holds a row twice for long. Concurrent callers may
+    both take a row: the claim, not this, is what makes a delivery happen once.
+    """
+    ids = list(
         db.session.scalars(
             select(Delivery.id)
-            .where(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now)
+            .where(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now, _undispatched(now))
             .order_by(Delivery.next_attempt_at)
             .limit(limit)
         )
+    )
+    if ids:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.QUEUED)
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return ids
+
+
+def waiting_in_queue(now: datetime) -> int:
+    """Rows handed to a queue recently and not claimed yet (the broker's backlog, as the database sees it)."""
+    return int(
+        db.session.scalar(
+            select(func.count()).where(
+                Delivery.state == DeliveryState.QUEUED,
+                Delivery.dispatched_at >= now - timedelta(seconds=REDISPATCH_SECONDS),
+            )
+        )
+        or 0
     )
 
 
@@ -145,33 +181,44 @@ def success(result: PostResult, now: datetime) -> dict[str, Any]:
     }
 
 
-def backoff(attempts: int, rng: random.Random | None = None) -> float:
-    """Seconds before the next try: doubling from 30 s to an hour, with jitter so retries do not flock."""
-    base = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+def backoff(attempts: int, rng: random.Random | None = None, *, first: float = BACKOFF_SECONDS) -> float:
+    """Seconds before the next try: doubling from `first` (30 s) to an hour, with jitter so retries do not flock."""
+    base = min(MAX_BACKOFF_SECONDS, first * 2 ** max(0, attempts - 1))
     return base * (rng or random).uniform(0.75, 1.25)  # noqa: S311 (spreading load, not a secret)
 
 
 def failure(delivery: Delivery, error: ChannelError, now: datetime) -> dict[str, Any]:
     """The row's new values: queued again (never before the network's `retry_at`, never at once) or failed."""
-    values: dict[str, Any] = {"error_kind": error.kind.value, "error": error.reason, "claimed_at": None}
+    values: dict[str, Any] = {
+        "error_kind": error.kind.value,
+        "error": error.reason,
+        "claimed_at": None,
+        "dispatched_at": None,
+    }
+    if error.kind is ErrorKind.DEFERRED:  # held on our side: not an attempt
+        wait = error.retry_at or now + timedelta(seconds=60)
+        return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait, "attempts": delivery.attempts - 1}
     if error.kind is ErrorKind.DUPLICATE and delivery.attempts > 1:
         # X has no idempotency key: an earlier attempt whose answer we lost did post this text.
         return {**values, "state": DeliveryState.POSTED, "finished_at": now}
     limit = MAX_RATE_LIMITED_ATTEMPTS if error.kind is ErrorKind.RATE_LIMITED else MAX_ATTEMPTS
     if error.retryable and delivery.attempts < limit:
-        wait = now + timedelta(seconds=backoff(delivery.attempts))
+        first = float(current_app.config.get("OUTBOX_BACKOFF_SECONDS", BACKOFF_SECONDS))
+        wait = now + timedelta(seconds=backoff(delivery.attempts, first=first))
         if error.retry_at is not None:  # the network said when: then, plus a little spread
-            wait = max(error.retry_at + timedelta(seconds=random.uniform(1, 15)), now + timedelta(seconds=5))  # noqa: S311
+            spread = timedelta(seconds=random.uniform(1, 15) * min(1.0, first / BACKOFF_SECONDS))  # noqa: S311
+            wait = max(error.retry_at + spread, now + timedelta(seconds=min(5.0, first)))
         return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
     return {**values, "state": DeliveryState.FAILED, "finished_at": now}
 
 
 def sweep(now: datetime) -> int:
     """Return rows whose worker died mid-call to the queue, due at once. Safe to run twice or concurrently."""
+    stale = timedelta(seconds=int(current_app.config.get("OUTBOX_STALE_SECONDS", STALE_SECONDS)))
     result = db.session.execute(
         update(Delivery)
-        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - timedelta(seconds=STALE_SECONDS))
-        .values(state=DeliveryState.QUEUED, next_attempt_at=now, claimed_at=None, updated_at=now)
+        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - stale)
+        .values(state=DeliveryState.QUEUED, next_attempt_at=now, claimed_at=None, dispatched_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     swept = int(getattr(result, "rowcount", 0) or 0)
@@ -182,9 +229,18 @@ def sweep(now: datetime) -> int:
 
 def cancel_for_account(account_id: int, reason: str, now: datetime) -> int:
     """Cancel what an account still had queued (it is being disconnected). Flushes; the caller commits."""
+    return _cancel(Delivery.account_id == account_id, reason, now)
+
+
+def cancel_refs(kind: str, ref_ids: Any, reason: str, now: datetime) -> int:
+    """Cancel the queued deliveries of `kind` for these rows (ids, or a select of ids). The caller commits."""
+    return _cancel(and_(Delivery.kind == kind, Delivery.ref_id.in_(ref_ids)), reason, now)
+
+
+def _cancel(which: Any, reason: str, now: datetime) -> int:
     result = db.session.execute(
         update(Delivery)
-        .where(Delivery.account_id == account_id, Delivery.state == DeliveryState.QUEUED)
+        .where(which, Delivery.state == DeliveryState.QUEUED)
         .values(state=DeliveryState.CANCELLED, error=reason, finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )

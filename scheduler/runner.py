@@ -18,7 +18,7 @@ from flask import Flask
 from database import utcnow
 from extensions import db
 from scheduler import JobRegistry, JobSpec, lease
-from scheduler.dispatch import EXTENSION, ThreadDispatcher
+from scheduler.dispatch import EXTENSION, Dispatcher, ThreadDispatcher
 
 logger = logging.getLogger(__name__)
 HOLDER = "porte_voix_scheduler_holder"
@@ -45,7 +45,7 @@ def _schedule(app: Flask, scheduler: BaseScheduler) -> str:
     """Add every registered job to `scheduler`, and the delivery threads to the app; returns the holder name."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick every two seconds says nothing
     holder = app.extensions[HOLDER] = lease.new_holder()
-    app.extensions[EXTENSION] = ThreadDispatcher(app, workers=int(app.config["DELIVERY_WORKERS"]))
+    app.extensions[EXTENSION] = dispatcher(app)
     registry: JobRegistry = app.extensions["porte_voix_jobs"]
     for job in registry:
         scheduler.add_job(
@@ -57,8 +57,17 @@ def _schedule(app: Flask, scheduler: BaseScheduler) -> str:
             name=job.name,
             next_run_time=utcnow(),
         )
-    logger.info("scheduler %s: %s job(s), %s delivery thread(s)", holder, len(registry), app.config["DELIVERY_WORKERS"])
+    logger.info("scheduler %s: %s job(s), dispatch by %s", holder, len(registry), app.config["DISPATCH"])
     return holder
+
+
+def dispatcher(app: Flask) -> Dispatcher:
+    """Threads in this process (embedded mode), or the Celery workers (distributed mode)."""
+    if app.config["DISPATCH"] == "celery":
+        from scheduler.celery import CeleryDispatcher
+
+        return CeleryDispatcher(app)
+    return ThreadDispatcher(app, workers=int(app.config["DELIVERY_WORKERS"]))
 
 
 def _job_defaults() -> dict[str, object]:
@@ -91,9 +100,9 @@ def run_forever(app: Flask) -> None:
 
 
 def _let_go(app: Flask) -> None:
-    dispatcher: ThreadDispatcher | None = app.extensions.pop(EXTENSION, None)
-    if dispatcher is not None:
-        dispatcher.shutdown(wait=False)
+    running: Dispatcher | None = app.extensions.pop(EXTENSION, None)
+    if running is not None:
+        running.shutdown(wait=False)
     holder = app.extensions.pop(HOLDER, None)
     if holder:
         with app.app_context():

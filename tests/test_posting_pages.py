@@ -60,7 +60,7 @@ def _post_form(page: str, network: str) -> tuple[str, str]:
 
 def _run_outbox(app: Flask) -> None:
     with app.app_context():
-        for delivery_id in outbox.due_ids(utcnow()):
+        for delivery_id in outbox.take_due(utcnow()):
             outbox.process(delivery_id, app.extensions["porte_voix_outbox"])
         db.session.remove()
 

@@ -1,0 +1,72 @@
+"""E-mail as supporters receive it: HTML and text from templates, in their language, with the headers mail
+systems expect (Message-ID from the delivery's key, List-Unsubscribe with one click), sent over SMTP.
+"""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from channels import smtp
+from database import utcnow
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on PUBLIC_URL, built without a request (jobs and workers send the e-mail)."""
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http")
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def compose(
+    *,
+    to: str,
+    subject: str,
+    template: str,
+    language: str,
+    key: str,
+    unsubscribe_url: str = "",
+    **context: Any,
+) -> EmailMessage:
+    """A multipart message from `<template>.txt` and `<template>.html`, rendered in `language`."""
+    with force_locale(language):
+        text = render_template(f"{template}.txt", subject=subject, unsubscribe_url=unsubscribe_url, **context)
+        html = render_template(f"{template}.html", subject=subject, unsubscribe_url=unsubscribe_url, **context)
+    sender = current_app.config["MAIL_FROM"]
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "porte-voix.example"
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(addr_spec=to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = f"<{key}@{domain}>"  # the same on every retry: readers show one copy
+    message["Content-Language"] = language
+    if unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: a POST, no page
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def server() -> smtp.SmtpServer:
+    config = current_app.config
+    return smtp.SmtpServer(
+        host=config["SMTP_HOST"],
+        port=int(config["SMTP_PORT"]),
+        timeout=float(config["NETWORK_TIMEOUT"]),
+        username=config["SMTP_USERNAME"],
+        password=config["SMTP_PASSWORD"],
+        starttls=bool(config["SMTP_STARTTLS"]),
+    )
+
+
+def send(message: EmailMessage) -> None:
+    """Send through the configured server. Raises ChannelError (a bounce is REJECTED, "bounced: …")."""
+    smtp.send(server(), message)

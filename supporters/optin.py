@@ -1,0 +1,163 @@
+"""Hearing of waves by e-mail: double opt-in, one-click unsubscribe, bounces. Signed links, no account.
+
+A subscription is asked on the campaign page, confirmed by the link in the e-mail it triggers, and ended
+by the link in every e-mail (a page, or RFC 8058's one-click POST). A bounced address is never written to
+again; asking again with it starts a fresh confirmation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import select
+
+import mail
+from channels.api import PostResult
+from channels.email import normalise_handle
+from channels.errors import ChannelError, ErrorKind
+from channels import Network
+from extensions import db
+from scheduler.models import Delivery
+from scheduler.outbox import enqueue
+from supporters.models import Subscription, SubscriptionState
+
+CONFIRM = "confirm_subscription"  # the outbox kind
+CONFIRM_MAX_AGE = timedelta(days=7)
+RESEND_AFTER = timedelta(minutes=10)  # asking again sooner sends no second e-mail
+
+
+class OptInError(ValueError):
+    """The address cannot be subscribed as given; the message says why."""
+
+
+def _confirm_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="subscription-confirm")
+
+
+def _unsubscribe_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="subscription-unsubscribe")
+
+
+def confirm_token(subscription: Subscription) -> str:
+    return _confirm_signer().dumps([subscription.id, subscription.email])
+
+
+def unsubscribe_token(subscription: Subscription) -> str:
+    return _unsubscribe_signer().dumps([subscription.id, subscription.email])
+
+
+def unsubscribe_url(subscription: Subscription) -> str:
+    return mail.public_url("supporters.unsubscribe", token=unsubscribe_token(subscription))
+
+
+def subscribe(campaign_id: int, email: str, *, language: str, now: datetime) -> Subscription | None:
+    """Ask to hear of the campaign's waves; queues the confirmation e-mail and returns the subscription.
+
+    Returns None when nothing needs sending (already confirmed, or asked minutes ago). Raises OptInError
+    for an address that is not one. Flushes; the caller commits, then notifies the dispatcher.
+    """
+    try:
+        address = normalise_handle(email)
+    except ValueError as exc:
+        raise OptInError(_("This is not an e-mail address.")) from exc
+    subscription = db.session.scalar(
+        select(Subscription).where(Subscription.campaign_id == campaign_id, Subscription.email == address)
+    )
+    if subscription is None:
+        subscription = Subscription(campaign_id=campaign_id, email=address, language=language, created_at=now)
+        db.session.add(subscription)
+    elif subscription.state is SubscriptionState.CONFIRMED:
+        return None
+    elif subscription.confirm_sent_at and subscription.confirm_sent_at > now - RESEND_AFTER:
+        return None
+    subscription.state, subscription.language = SubscriptionState.PENDING, language
+    subscription.confirm_sent_at = now
+    db.session.flush()
+    return subscription
+
+
+def queue_confirmation(subscription: Subscription, now: datetime) -> Delivery:
+    return enqueue(
+        kind=CONFIRM,
+        account_id=None,
+        network=Network.EMAIL,
+        text="",
+        idempotency_key=f"confirm-{subscription.id}-{int(now.timestamp())}",
+        language=subscription.language,
+        ref_id=subscription.id,
+        now=now,
+    )
+
+
+def confirm(token: str, now: datetime) -> Subscription | None:
+    """Follow the confirmation link: the subscription, confirmed; None for a link we did not sign or too old."""
+    try:
+        subscription_id, email = _confirm_signer().loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription is None or subscription.email != email:
+        return None
+    if subscription.state is not SubscriptionState.CONFIRMED:
+        subscription.state, subscription.confirmed_at = SubscriptionState.CONFIRMED, now
+        subscription.unsubscribed_at = None
+    db.session.flush()
+    return subscription
+
+
+def unsubscribe(token: str, now: datetime) -> Subscription | None:
+    """Follow an unsubscribe link (page or one-click POST): nothing more is sent. Safe twice."""
+    try:
+        subscription_id, email = _unsubscribe_signer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription is None or subscription.email != email:
+        return None
+    if subscription.state is not SubscriptionState.UNSUBSCRIBED:
+        subscription.state, subscription.unsubscribed_at = SubscriptionState.UNSUBSCRIBED, now
+    db.session.flush()
+    return subscription
+
+
+def mark_bounced(subscription: Subscription, reason: str, now: datetime) -> None:
+    subscription.state, subscription.bounced_at, subscription.bounce_reason = SubscriptionState.BOUNCED, now, reason
+
+
+def send_to(subscription: Subscription, message_for: object, now: datetime) -> None:
+    """Send to a subscription's address, marking it bounced when the server refuses it for good."""
+    try:
+        mail.send(message_for)  # type: ignore[arg-type]
+    except ChannelError as error:
+        if error.kind is ErrorKind.REJECTED and error.reason.startswith("bounced"):
+            mark_bounced(subscription, error.reason, now)
+            db.session.commit()
+        raise
+
+
+def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
+    """The outbox handler: the confirmation e-mail. Raises ChannelError."""
+    subscription = db.session.get(Subscription, delivery.ref_id)
+    if subscription is None or subscription.state is not SubscriptionState.PENDING:
+        raise ChannelError(ErrorKind.REJECTED, "nothing to confirm any more")
+    from campaign.models import Campaign
+
+    campaign = db.session.get(Campaign, subscription.campaign_id)
+    assert campaign is not None
+    with force_locale(subscription.language):
+        subject = _("Confirm: hear of %(title)s's waves", title=campaign.title)
+    message = mail.compose(
+        to=subscription.email,
+        subject=subject,
+        template="supporters/email/confirm",
+        language=subscription.language,
+        key=delivery.idempotency_key,
+        campaign=campaign,
+        confirm_url=mail.public_url("supporters.confirm_subscription", token=confirm_token(subscription)),
+    )
+    send_to(subscription, message, now)
+    return PostResult(str(message["Message-ID"]), "")
