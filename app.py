@@ -66,6 +66,8 @@ def register_blueprints(app: Flask) -> None:
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_posting import bp as campaign_posting_bp
     from campaign.views_public import bp as campaign_public_bp
+    from campaign.views_waves import bp as campaign_waves_bp
+    from campaign.views_waves_public import bp as campaign_waves_public_bp
     from errors import register_error_handlers
     from recipients import labels as recipient_labels
     from recipients.views import bp as recipients_bp
@@ -73,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from recipients.views_lists import bp as recipient_lists_bp
     from scheduler import banner as scheduler_banner
     from supporters.views import bp as supporters_bp
+    from supporters.views_optin import bp as optin_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(campaign_admin_bp)
@@ -82,6 +85,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(recipient_imports_bp)
     app.register_blueprint(recipient_lists_bp)
     app.register_blueprint(supporters_bp)
+    app.register_blueprint(optin_bp)
+    app.register_blueprint(campaign_waves_bp)
+    app.register_blueprint(campaign_waves_public_bp)
     register_error_handlers(app)
     labels.init_app(app)
     events.init_app(app)

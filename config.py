@@ -166,7 +166,9 @@ class Config:
             SCHEDULER_LEASE_SECONDS=_number("SCHEDULER_LEASE_SECONDS", environ.get("SCHEDULER_LEASE_SECONDS"), 45, int),
             DISPATCH=_dispatch(environ.get("DISPATCH")),
             CELERY_BROKER_URL=environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0",
-            OUTBOX_BACKOFF_SECONDS=_number("OUTBOX_BACKOFF_SECONDS", environ.get("OUTBOX_BACKOFF_SECONDS"), 30.0, float),
+            OUTBOX_BACKOFF_SECONDS=_number(
+                "OUTBOX_BACKOFF_SECONDS", environ.get("OUTBOX_BACKOFF_SECONDS"), 30.0, float
+            ),
             OUTBOX_STALE_SECONDS=_number("OUTBOX_STALE_SECONDS", environ.get("OUTBOX_STALE_SECONDS"), 120, int),
             PUBLIC_URL=(environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             TIMEZONE=_timezone(environ.get("TIMEZONE")),

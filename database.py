@@ -88,3 +88,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def changed(result: object) -> int:
+    """How many rows an UPDATE or DELETE changed (a CursorResult's rowcount; 0 when the driver did not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)

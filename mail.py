@@ -46,12 +46,12 @@ def compose(
     message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = f"<{key}@{domain}>"  # the same on every retry: readers show one copy
-    message["Content-Language"] = language
     if unsubscribe_url:
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: a POST, no page
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message["Content-Language"] = language  # after the body: set_content drops Content-* headers
     return message
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Flask, current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from campaign.models import CampaignStatus
+from campaign.models import CampaignStatus, WaveStatus
 
 
 def status_label(status: CampaignStatus) -> str:
@@ -17,6 +22,24 @@ def status_label(status: CampaignStatus) -> str:
     }[status]
 
 
+def wave_status_label(status: WaveStatus) -> str:
+    return {
+        WaveStatus.SCHEDULED: _("scheduled"),
+        WaveStatus.OPEN: _("open"),
+        WaveStatus.PAUSED: _("paused"),
+        WaveStatus.CLOSED: _("closed"),
+        WaveStatus.CANCELLED: _("cancelled"),
+    }[status]
+
+
+def wall_clock(moment: datetime | None, pattern: str = "EEE d MMM HH:mm") -> str:
+    """A UTC moment on the organisers' clock (TIMEZONE), in the page's language."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return format_datetime(moment, pattern, tzinfo=zone, locale=str(get_locale() or "fr"))
+
+
 def paragraphs(text: str) -> list[str]:
     """Split a cause into paragraphs on empty lines (each rendered escaped, in its own <p>)."""
     return [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
@@ -24,4 +47,6 @@ def paragraphs(text: str) -> list[str]:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(status_label)
+    app.add_template_global(wave_status_label)
+    app.add_template_filter(wall_clock)
     app.add_template_filter(paragraphs)

@@ -21,6 +21,7 @@ from campaign.waves import CAP_WINDOW, recent_counts
 from channels import Network, bluesky
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
+from database import changed
 from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
@@ -141,12 +142,14 @@ def make_pledge(
 def withdraw(pledge: Pledge) -> bool:
     """The supporter takes a pledge back before its release; False when it is released already."""
     return bool(
-        db.session.execute(
-            update(Pledge)
-            .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
-            .values(state=PledgeState.CANCELLED, reason="withdrawn by its supporter")
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        changed(
+            db.session.execute(
+                update(Pledge)
+                .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
+                .values(state=PledgeState.CANCELLED, reason="withdrawn by its supporter")
+                .execution_options(synchronize_session=False)
+            )
+        )
     )
 
 
@@ -168,13 +171,16 @@ def schedule_releases(wave: Wave, now: datetime, rng: random.Random | None = Non
             select(Pledge.recipient_id, func.max(Pledge.release_at))
             .where(Pledge.wave_id == wave.id, Pledge.recipient_id.in_(list(by_target)), Pledge.release_at.is_not(None))
             .group_by(Pledge.recipient_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     min_gap = CAP_WINDOW.total_seconds() / wave.cap_per_hour
     for recipient_id, pledges in by_target.items():
         start = max(now, wave.opens_at)
-        if latest.get(recipient_id):
-            start = max(start, latest[recipient_id] + timedelta(seconds=min_gap))
+        previous = latest.get(recipient_id)
+        if previous is not None:
+            start = max(start, previous + timedelta(seconds=min_gap))
         room = max(0.0, (wave.closes_at - start).total_seconds())
         slot = max(min_gap, room / len(pledges))
         for n, pledge in enumerate(pledges):
@@ -223,12 +229,14 @@ def release_due_pledges(now: datetime) -> int:
 def _release(pledge: Pledge, wave: Wave, account: SocialAccount, now: datetime) -> bool:
     if pledge.network is Network.X:  # the model refuses it; this is the engine's own word
         raise ChannelError(ErrorKind.REJECTED, "pledged posts never go out on X")
-    moved = db.session.execute(
-        update(Pledge)
-        .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
-        .values(state=PledgeState.RELEASED, released_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = changed(
+        db.session.execute(
+            update(Pledge)
+            .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
+            .values(state=PledgeState.RELEASED, released_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not moved:
         return False
     key = bluesky.new_record_key(now) if pledge.network is Network.BLUESKY else f"pledge-{pledge.id}"
@@ -242,10 +250,8 @@ def _release(pledge: Pledge, wave: Wave, account: SocialAccount, now: datetime) 
         now=now,
     )
     pledge.delivery_id = delivery.id
-    campaign = db.session.get(Campaign, wave.campaign_id)
-    assert campaign is not None
     record_action(
-        campaign,
+        db.session.get_one(Campaign, wave.campaign_id),
         recipient_id=pledge.recipient_id,
         variant_id=pledge.variant_id,
         network=pledge.network,

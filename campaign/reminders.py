@@ -54,7 +54,10 @@ def targets_of(wave: Wave) -> tuple[list[int], dict[int, str]]:
         cached = _wave_targets.get(key)
     if cached is None:
         ids = wave_target_ids(wave)
-        names = dict(db.session.execute(select(Recipient.id, Recipient.name).where(Recipient.id.in_(ids))).tuples().all())
+        rows = db.session.execute(
+            select(Recipient.id, Recipient.first_name, Recipient.last_name).where(Recipient.id.in_(ids))
+        ).tuples()
+        names = {rid: f"{first} {last}".strip() for rid, first, last in rows}
         cached = (ids, names)
         with _cache_lock:
             if len(_wave_targets) > 64:
@@ -74,17 +77,15 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
     reminder = db.session.get(Reminder, delivery.ref_id)
     if reminder is None:
         raise ChannelError(ErrorKind.REJECTED, "the reminder was deleted")
-    wave = db.session.get(Wave, reminder.wave_id)
-    subscription = db.session.get(Subscription, reminder.subscription_id)
-    assert wave is not None and subscription is not None
+    wave = db.session.get_one(Wave, reminder.wave_id)
+    subscription = db.session.get_one(Subscription, reminder.subscription_id)
     if wave.status is WaveStatus.PAUSED:
         raise ChannelError(ErrorKind.DEFERRED, "the wave is paused", retry_at=now + PAUSED_RETRY)
     if wave.status is not WaveStatus.OPEN:
         raise ChannelError(ErrorKind.REJECTED, "the wave is over")
     if subscription.state is not SubscriptionState.CONFIRMED:
         raise ChannelError(ErrorKind.REJECTED, f"not sent: the address is {subscription.state.value}")
-    campaign = db.session.get(Campaign, wave.campaign_id)
-    assert campaign is not None
+    campaign = db.session.get_one(Campaign, wave.campaign_id)
     ids, names = targets_of(wave)
     with force_locale(subscription.language):
         subject = _("%(campaign)s: %(wave)s is on now", campaign=campaign.title, wave=wave.title)
@@ -98,7 +99,9 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
         campaign=campaign,
         wave=wave,
         targets=[names.get(rid, "") for rid in assigned_targets(ids, reminder.seq)],
-        action_url=mail.public_url("campaign_waves_public.reminder_link", token=reminder_token(reminder.id)),
+        action_url=mail.public_url(
+            "campaign_waves_public.reminder_link", slug=campaign.slug, token=reminder_token(reminder.id)
+        ),
     )
     send_to(subscription, message, now)
     return PostResult(str(message["Message-ID"]), "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
@@ -71,11 +71,14 @@ def sync_targets(campaign: Campaign) -> int:
 def pick_target(
     campaign: Campaign,
     *,
-    exclude: Sequence[int] = (),
+    exclude: Collection[int] = (),
     constituency_codes: Sequence[str] = (),
+    among: Collection[int] | None = None,
     rng: random.Random | None = None,
 ) -> CampaignTarget | None:
-    """The least-contacted target not in `exclude` (ties at random), or the deputy of a constituency."""
+    """The least-contacted target not in `exclude` (ties at random), or the deputy of a constituency;
+    only from `among` when given (a wave's targets).
+    """
     rng = rng or random.Random()  # noqa: S311 (spreading load over targets, not a secret)
     query = (
         select(CampaignTarget)
@@ -83,7 +86,9 @@ def pick_target(
         .options(joinedload(CampaignTarget.recipient))  # the page shows it: one query, not two
     )
     if exclude:
-        query = query.where(CampaignTarget.recipient_id.not_in(exclude))
+        query = query.where(CampaignTarget.recipient_id.not_in(list(exclude)))
+    if among is not None:
+        query = query.where(CampaignTarget.recipient_id.in_(list(among)))
     if constituency_codes:  # postcodes lead to deputies; a senator with the same code is not "my deputy"
         query = query.join(Recipient, Recipient.id == CampaignTarget.recipient_id).where(
             Recipient.role == TargetRole.DEPUTY, Recipient.constituency_code.in_(constituency_codes)
@@ -95,15 +100,17 @@ def pick_target(
     return rng.choice([c for c in candidates if c.action_count == fewest])
 
 
-def active_variants(campaign: Campaign) -> list[Variant]:
-    return list(
-        db.session.scalars(
-            select(Variant)
-            .join(Message, Message.id == Variant.message_id)
-            .where(Message.campaign_id == campaign.id, Variant.is_active.is_(True))
-            .order_by(Variant.id)
-        )
+def active_variants(campaign: Campaign, message_ids: Collection[int] | None = None) -> list[Variant]:
+    """The campaign's active variants (of these messages only, for a wave)."""
+    query = (
+        select(Variant)
+        .join(Message, Message.id == Variant.message_id)
+        .where(Message.campaign_id == campaign.id, Variant.is_active.is_(True))
+        .order_by(Variant.id)
     )
+    if message_ids is not None:
+        query = query.where(Message.id.in_(list(message_ids)))
+    return list(db.session.scalars(query))
 
 
 def next_variant(variants: Sequence[Variant], target: CampaignTarget) -> Variant | None:

@@ -18,6 +18,7 @@ from campaign.confirm import CONFIRMABLE
 from campaign.models import Action, ActionMode, Campaign
 from campaign.views_public import published_or_404, resolve_send_token, shown_text
 from campaign.visit import Visit, visitor_id
+from campaign.waves import wave_for_action
 from channels import Network, check_length, normalise_handle
 from database import utcnow
 from extensions import db
@@ -82,6 +83,7 @@ def post(slug: str, network: str, token: str) -> Response | tuple[str, int]:
         text=text,
         mode=ActionMode.API,
         delivery_id=delivery.id,
+        wave_id=wave_for_action(campaign, chosen.recipient.id, utcnow()),
     )
     db.session.commit()
     notify(current_app._get_current_object(), delivery.id)  # type: ignore[attr-defined]

@@ -20,6 +20,8 @@ from campaign.models import Action, ActionMode, Campaign, CampaignStatus, Campai
 from campaign.rendering import RenderError
 from campaign.targets import active_variants, campaign_text, next_variant, pick_target, target_context
 from campaign.visit import Visit, visitor_id
+from campaign.wave_forms import SubscribeForm
+from campaign.waves import next_wave, wave_for_action, wave_offer
 from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
 from database import utcnow
@@ -87,6 +89,12 @@ def _postcode_mode(campaign: Campaign) -> bool:
     return bool(db.session.scalar(select(and_(exists(select(PostcodeArea.postcode)), exists(with_constituency)))))
 
 
+def _assigned(campaign: Campaign) -> list[int]:
+    """The targets a reminder's link assigned to this visitor (see `views_waves_public.reminder_link`)."""
+    assigned = (session.get("assigned") or {}).get(str(campaign.id)) or []
+    return [rid for rid in assigned if isinstance(rid, int)]
+
+
 def _constituency_choices(campaign: Campaign, codes: list[str]) -> list[tuple[str, Recipient | None]]:
     deputies = {
         r.constituency_code: r
@@ -100,13 +108,17 @@ def _constituency_choices(campaign: Campaign, codes: list[str]) -> list[tuple[st
 
 
 def _send_options(
-    campaign: Campaign, target: CampaignTarget, variant: Variant, accounts: dict[Network, SocialAccount]
+    campaign: Campaign,
+    target: CampaignTarget,
+    variant: Variant,
+    accounts: dict[Network, SocialAccount],
+    networks: list[Network],
 ) -> list[SendOption]:
     recipient = target.recipient
     context = target_context(recipient, campaign.language)
     token = _serializer().dumps([campaign.id, recipient.id, variant.id])
     options = []
-    for network in campaign.enabled_networks:
+    for network in networks:
         if not recipient.handle(network):
             continue
         try:
@@ -146,20 +158,30 @@ def campaign_page(slug: str) -> str:
             choices = _constituency_choices(campaign, codes)
         else:
             codes = [chosen_code] if chosen_code in codes else codes
+    offer = wave_offer(campaign, utcnow(), seen=visit.seen, assigned=_assigned(campaign))
     target = None
     if codes and not choices:
-        target = pick_target(campaign, constituency_codes=codes)
+        target = pick_target(campaign, constituency_codes=codes, among=offer.targets if offer else None)
         if target is None:
             postcode_error = _(
                 "Your deputy is not among this campaign's targets. Here is another one who needs to hear it."
             )
     if target is None and visit.current is not None and visit.current not in visit.seen:
-        target = db.session.get(CampaignTarget, (campaign.id, visit.current))
+        current = db.session.get(CampaignTarget, (campaign.id, visit.current))
+        target = current if offer is None or (current and current.recipient_id in offer.open_targets) else None
+    if target is None and offer is not None and offer.preferred is not None:
+        target = db.session.get(CampaignTarget, (campaign.id, offer.preferred))
     if target is None:
-        target = pick_target(campaign, exclude=visit.seen)
-    variant = next_variant(active_variants(campaign), target) if target else None
+        target = pick_target(
+            campaign,
+            exclude=set(visit.seen) | (offer.capped if offer else set()),
+            among=offer.targets if offer else None,
+        )
+    variants = active_variants(campaign, offer.wave.message_ids if offer else None)
+    variant = next_variant(variants, target) if target else None
     accounts = accounts_of(current_supporter_id())
-    options = _send_options(campaign, target, variant, accounts) if target and variant else []
+    networks = offer.wave.enabled_networks if offer else campaign.enabled_networks
+    options = _send_options(campaign, target, variant, accounts, networks) if target and variant else []
     if target is not None:
         visit.show(target.recipient_id)
     return render_template(
@@ -174,6 +196,9 @@ def campaign_page(slug: str) -> str:
         written=visit.sent_count,
         mastodon_instance=session.get("mastodon"),
         connectable=[n for n in API_NETWORKS if n not in accounts],
+        offer=offer,
+        upcoming=None if offer else next_wave(campaign, utcnow()),
+        subscribe_form=SubscribeForm(formdata=None),
     )
 
 
@@ -250,6 +275,7 @@ def send(slug: str, network: str, token: str) -> Response:
             visitor_id=visitor_id(),
             text=text,
             author_handle=known_handle(chosen.network),
+            wave_id=wave_for_action(campaign, recipient.id, utcnow()),
         )
         db.session.commit()
         visit.sent(recipient.id, chosen.network.value)

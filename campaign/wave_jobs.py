@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 from campaign.models import Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
 from campaign.waves import ASSIGNED_PER_REMINDER, close_wave
 from channels import Network
+from database import changed
 from extensions import db
 from scheduler import outbox
 from scheduler.models import Delivery
@@ -40,18 +41,18 @@ def open_due_waves(now: datetime) -> int:
     ).all()
     opened = 0
     for wave_id in due:
-        moved = db.session.execute(
-            update(Wave)
-            .where(Wave.id == wave_id, Wave.status == WaveStatus.SCHEDULED)
-            .values(status=WaveStatus.OPEN, opened_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        moved = changed(
+            db.session.execute(
+                update(Wave)
+                .where(Wave.id == wave_id, Wave.status == WaveStatus.SCHEDULED)
+                .values(status=WaveStatus.OPEN, opened_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if moved:  # a second scheduler sees 0 and skips
             from campaign.pledges import schedule_releases
 
-            wave = db.session.get(Wave, wave_id)
-            assert wave is not None
-            schedule_releases(wave, now)
+            schedule_releases(db.session.get_one(Wave, wave_id), now)
             opened += 1
             logger.info("wave %s opened", wave_id)
         db.session.commit()
@@ -142,9 +143,7 @@ def _queue_for(wave: Wave, now: datetime, batch: int) -> int:
             {"wave_id": wave.id, "subscription_id": sub_id, "seq": first + n, "created_at": now}
             for n, (sub_id, _language) in enumerate(waiting)
         ]
-        ids = db.session.scalars(
-            insert(Reminder).returning(Reminder.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = db.session.scalars(insert(Reminder).returning(Reminder.id, sort_by_parameter_order=True), rows).all()
         db.session.execute(
             insert(Delivery),
             [

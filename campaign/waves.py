@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from campaign.models import Action, Campaign, CampaignStatus, CampaignTarget, Message, Variant, Wave, WaveStatus, WaveTarget
+from campaign.models import (
+    Action,
+    Campaign,
+    CampaignStatus,
+    CampaignTarget,
+    Message,
+    Variant,
+    Wave,
+    WaveStatus,
+    WaveTarget,
+)
 from channels import Network
+from database import changed
 from extensions import db
 from recipients.models import Recipient, TargetRole
 from recipients.services import TargetFilter, select_targets
@@ -61,7 +74,9 @@ def _usable_message_ids(campaign: Campaign, message_ids: Collection[int]) -> lis
     )
 
 
-def overlapping(campaign: Campaign, opens_at: datetime, closes_at: datetime, *, other_than: int | None = None) -> Wave | None:
+def overlapping(
+    campaign: Campaign, opens_at: datetime, closes_at: datetime, *, other_than: int | None = None
+) -> Wave | None:
     query = select(Wave).where(
         Wave.campaign_id == campaign.id,
         Wave.status.in_(LIVE_STATES),
@@ -100,7 +115,9 @@ def schedule_wave(
         raise WaveError(_("The cap must be between 1 and %(max)s messages per target per hour.", max=MAX_CAP))
     clash = overlapping(campaign, opens_at, closes_at, other_than=wave.id if wave else None)
     if clash is not None:
-        raise WaveError(_("This window overlaps the wave “%(title)s”: a campaign runs one wave at a time.", title=clash.title))
+        raise WaveError(
+            _("This window overlaps the wave “%(title)s”: a campaign runs one wave at a time.", title=clash.title)
+        )
     usable = _usable_message_ids(campaign, message_ids)
     if not usable:
         raise WaveError(_("Choose at least one message with an active variant."))
@@ -126,12 +143,14 @@ def schedule_wave(
 
 def _move(wave: Wave, to: WaveStatus, allowed_from: Sequence[WaveStatus], now: datetime, **values: object) -> bool:
     """A conditional transition: False when another process moved the wave first."""
-    moved = db.session.execute(
-        update(Wave)
-        .where(Wave.id == wave.id, Wave.status.in_(allowed_from))
-        .values(status=to, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = changed(
+        db.session.execute(
+            update(Wave)
+            .where(Wave.id == wave.id, Wave.status.in_(allowed_from))
+            .values(status=to, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+    )
     db.session.refresh(wave)
     return bool(moved)
 
@@ -229,3 +248,51 @@ def assigned_targets(targets: Sequence[int], seq: int, *, per_reminder: int = AS
         return []
     count = min(per_reminder, len(targets))
     return [targets[(seq * count + j) % len(targets)] for j in range(count)]
+
+
+def to_utc(local: datetime, zone: str) -> datetime:
+    """A wall-clock time typed in the organisers' zone, as UTC."""
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def to_local(moment: datetime, zone: str) -> datetime:
+    """A UTC moment on the organisers' wall clock, naive (for a datetime-local field)."""
+    return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class WaveOffer:
+    """What the supporter page offers while a wave is open: its targets, those at their cap, and the
+    first assigned target (from a reminder's link) still to write to.
+    """
+
+    wave: Wave
+    targets: list[int]
+    capped: set[int]
+    preferred: int | None
+
+    @property
+    def open_targets(self) -> set[int]:
+        return set(self.targets) - self.capped
+
+
+def wave_offer(
+    campaign: Campaign, now: datetime, *, seen: Collection[int], assigned: Sequence[int]
+) -> WaveOffer | None:
+    """The open wave's offer for this visit; None when no wave is open (the whole campaign is offered)."""
+    wave = open_wave(campaign, now)
+    if wave is None:
+        return None
+    targets = wave_target_ids(wave)
+    full = capped(wave, targets, now)
+    members = set(targets)
+    preferred = next((rid for rid in assigned if rid in members and rid not in full and rid not in seen), None)
+    return WaveOffer(wave, targets, full, preferred)
+
+
+def wave_for_action(campaign: Campaign, recipient_id: int, now: datetime) -> int | None:
+    """The open wave an action to this target counts for, if any."""
+    wave = open_wave(campaign, now)
+    if wave is None or db.session.get(WaveTarget, (wave.id, recipient_id)) is None:
+        return None
+    return wave.id

@@ -26,7 +26,7 @@ class _Handler:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         domain = address.rpartition("@")[2].lower()
         if any(domain == bounced or domain.endswith("." + bounced) for bounced in self.state.knobs.bounce_domains):
-            return "550 5.1.1 <%s>: no such mailbox here" % address
+            return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -37,7 +37,8 @@ class _Handler:
         if self.state.draw(knobs.error_rate):
             return "451 4.3.0 try again later"
         parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
+        if not isinstance(parsed, EmailMessage):
+            return "554 5.6.0 unreadable message"
         self.state.deliver(_mail(parsed, envelope))
         if self.state.draw(knobs.timeout_rate):  # filed, but the answer comes after the client gave up
             await asyncio.sleep(knobs.timeout_seconds)
@@ -52,8 +53,8 @@ def _mail(parsed: EmailMessage, envelope: Any) -> Mail:
         mail_from=str(envelope.mail_from),
         to=list(envelope.rcpt_tos),
         subject=str(parsed.get("Subject", "")),
-        text=text.get_content() if text is not None else "",  # type: ignore[attr-defined]
-        html=html.get_content() if html is not None else "",  # type: ignore[attr-defined]
+        text=text.get_content() if text is not None else "",
+        html=html.get_content() if html is not None else "",
         headers={name: str(value) for name, value in parsed.items()},
         received_at=utcnow(),
     )

@@ -32,7 +32,7 @@ BACKLOG = 5000  # rows handed to the broker and not yet claimed, at most (the re
 def init_app(app: Flask) -> Celery:
     """The Celery app bound to this Flask app (building it connects to nothing)."""
 
-    class AppTask(Task):  # type: ignore[misc]
+    class AppTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 try:
@@ -71,7 +71,10 @@ def send_now(app: Flask, delivery_id: int) -> None:
     """Hand one row to the workers at once (a supporter's click), marked so the tick does not send it again."""
     now = utcnow()
     db.session.execute(
-        update(Delivery).where(Delivery.id == delivery_id).values(dispatched_at=now).execution_options(synchronize_session=False)
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     try:

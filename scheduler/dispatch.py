@@ -46,9 +46,7 @@ class ThreadDispatcher:
         self._refill = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"delivery-{n}", daemon=True) for n in range(workers)
-        ]
+        self._threads = [threading.Thread(target=self._loop, name=f"delivery-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
             thread.start()
 

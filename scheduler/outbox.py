@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
-from database import utcnow
+from database import changed, utcnow
 from extensions import db
 from scheduler.models import Delivery, DeliveryState
 
@@ -162,7 +162,7 @@ def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) ->
         .execution_options(synchronize_session=False)
     )
     db.session.commit()  # with what the handler changed (the account's rate budget)
-    if not getattr(recorded, "rowcount", 0):
+    if not changed(recorded):
         logger.warning("delivery %s: taken over by another worker before this one recorded it", delivery_id)
         return None
     return DeliveryState(outcome["state"])
@@ -221,7 +221,7 @@ def sweep(now: datetime) -> int:
         .values(state=DeliveryState.QUEUED, next_attempt_at=now, claimed_at=None, dispatched_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    swept = int(getattr(result, "rowcount", 0) or 0)
+    swept = changed(result)
     if swept:
         logger.warning("outbox: %s delivery(ies) returned to the queue after their worker stopped", swept)
     return swept
@@ -244,4 +244,4 @@ def _cancel(which: Any, reason: str, now: datetime) -> int:
         .values(state=DeliveryState.CANCELLED, error=reason, finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed(result)

@@ -16,10 +16,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import select
 
 import mail
+from channels import Network
 from channels.api import PostResult
 from channels.email import normalise_handle
 from channels.errors import ChannelError, ErrorKind
-from channels import Network
 from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
@@ -51,7 +51,7 @@ def unsubscribe_token(subscription: Subscription) -> str:
 
 
 def unsubscribe_url(subscription: Subscription) -> str:
-    return mail.public_url("supporters.unsubscribe", token=unsubscribe_token(subscription))
+    return mail.public_url("optin.unsubscribe", token=unsubscribe_token(subscription))
 
 
 def subscribe(campaign_id: int, email: str, *, language: str, now: datetime) -> Subscription | None:
@@ -61,7 +61,7 @@ def subscribe(campaign_id: int, email: str, *, language: str, now: datetime) -> 
     for an address that is not one. Flushes; the caller commits, then notifies the dispatcher.
     """
     try:
-        address = normalise_handle(email)
+        address = normalise_handle(email).lower()  # one subscription per mailbox, however it is typed
     except ValueError as exc:
         raise OptInError(_("This is not an e-mail address.")) from exc
     subscription = db.session.scalar(
@@ -146,8 +146,7 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
         raise ChannelError(ErrorKind.REJECTED, "nothing to confirm any more")
     from campaign.models import Campaign
 
-    campaign = db.session.get(Campaign, subscription.campaign_id)
-    assert campaign is not None
+    campaign = db.session.get_one(Campaign, subscription.campaign_id)
     with force_locale(subscription.language):
         subject = _("Confirm: hear of %(title)s's waves", title=campaign.title)
     message = mail.compose(
@@ -157,7 +156,7 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
         language=subscription.language,
         key=delivery.idempotency_key,
         campaign=campaign,
-        confirm_url=mail.public_url("supporters.confirm_subscription", token=confirm_token(subscription)),
+        confirm_url=mail.public_url("optin.confirm_subscription", token=confirm_token(subscription)),
     )
     send_to(subscription, message, now)
     return PostResult(str(message["Message-ID"]), "")

@@ -18,10 +18,14 @@ from accounts.models import Organisation, Role, User
 from app import create_app
 from campaign.models import Campaign, CampaignStatus
 from campaign.services import change_status, save_campaign, save_message
+from channels import Network
 from extensions import db
 from recipients.models import Gender, Recipient, TargetRole
 from sandbox import Clock, Knobs
 from sandbox.server import SandboxServer
+from sandbox.smtp import SmtpSink
+from supporters import services
+from supporters.rehearsal import connect_sandbox_account
 
 CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -237,6 +241,34 @@ def sandbox(clean_sandbox: SandboxServer, app: Flask) -> SandboxServer:
     app.config["SANDBOX_URL"] = sandbox_server.url
     app.config["NETWORK_TIMEOUT"] = 1.0
     return sandbox_server
+
+
+@pytest.fixture
+def connect(app: Flask, sandbox: SandboxServer) -> Callable[..., int]:
+    """Connect a supporter's account on a network through the same flows as the pages; returns its id."""
+
+    def make(network: Network, name: str = "camille", supporter_id: int | None = None) -> int:
+        with app.app_context():
+            supporter = services.get_or_create_supporter(supporter_id, language="fr")
+            account = connect_sandbox_account(supporter, network, name)
+            db.session.commit()
+            return account.id
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(sandbox_server: SandboxServer) -> Iterator[SmtpSink]:
+    """The sandbox's SMTP sink on 127.0.0.1, filing into the sandbox's state."""
+    with SmtpSink(sandbox_server.state) as sink:
+        yield sink
+
+
+@pytest.fixture
+def mailbox(sandbox: SandboxServer, smtp_sink: SmtpSink, app: Flask) -> SandboxServer:
+    """The clean sandbox with its SMTP sink, and the app sending e-mail to it."""
+    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, PUBLIC_URL="http://localhost")
+    return sandbox
 
 
 def login(client: FlaskClient, user: User) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,20 +23,6 @@ from supporters import posting, services
 from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
 from supporters.networks import endpoint, x_app
 from supporters.rehearsal import connect_sandbox_account
-
-
-@pytest.fixture
-def connect(app: Flask, sandbox: SandboxServer) -> Callable[..., int]:
-    """Connect a supporter's account on a network through the same flows as the pages; returns its id."""
-
-    def make(network: Network, name: str = "camille") -> int:
-        with app.app_context():
-            supporter = services.get_or_create_supporter(None, language="fr")
-            account = connect_sandbox_account(supporter, network, name)
-            db.session.commit()
-            return account.id
-
-    return make
 
 
 def _queue(app: Flask, account_id: int, text_: str) -> int:

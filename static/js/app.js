@@ -140,3 +140,31 @@
   }
   window.setTimeout(tick, 700);
 })();
+
+// The live wave page: figures and the per-target table follow the wave without a reload.
+(function () {
+  var root = document.getElementById("wave-live");
+  if (!root || root.dataset.live !== "yes") { return; }
+  function fill(scope, data) {
+    scope.querySelectorAll("[data-key]").forEach(function (cell) {
+      var value = data[cell.dataset.key];
+      if (value !== undefined && String(value) !== cell.textContent) { cell.textContent = value; }
+    });
+  }
+  function tick() {
+    fetch(root.dataset.url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        fill(root.querySelector(".stats"), data);
+        root.querySelector("[data-key=updated_at]").textContent = data.updated_at;
+        (data.targets || []).forEach(function (t) {
+          var row = root.querySelector("tr[data-target='" + t.recipient_id + "']");
+          if (row) { fill(row, t); }
+        });
+        if (data.status !== "closed" && data.status !== "cancelled") { window.setTimeout(tick, 3000); }
+      })
+      .catch(function () { window.setTimeout(tick, 6000); });
+  }
+  window.setTimeout(tick, 3000);
+})();

@@ -1,0 +1,209 @@
+"""The organiser's wave pages: the timeline, the form, pause, resume, cancel, and the live page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from accounts.permissions import current_organisation_id, editor_required
+from campaign.forms import ConfirmForm
+from campaign.models import Campaign, CampaignStatus, Wave
+from campaign.wave_forms import WaveForm
+from campaign.wave_stats import wave_progress
+from campaign.waves import (
+    WaveError,
+    cancel_wave,
+    pause_wave,
+    resume_wave,
+    schedule_wave,
+    to_local,
+    to_utc,
+    wave_criteria,
+    wave_target_ids,
+    waves_of,
+)
+from channels import Network
+from database import utcnow
+from extensions import db
+from recipients.labels import role_label
+from recipients.models import TargetRole
+
+bp = Blueprint("campaign_waves", __name__, url_prefix="/admin/campaigns/<int:campaign_id>/waves")
+
+
+def _campaign_or_404(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.organisation_id != current_organisation_id():
+        abort(404)
+    return campaign
+
+
+def _wave_or_404(campaign: Campaign, wave_id: int) -> Wave:
+    wave = db.session.get(Wave, wave_id)
+    if wave is None or wave.campaign_id != campaign.id:
+        abort(404)
+    return wave
+
+
+def _zone() -> str:
+    return str(current_app.config["TIMEZONE"])
+
+
+@bp.route("")
+@login_required
+def index(campaign_id: int) -> str:
+    campaign = _campaign_or_404(campaign_id)
+    waves = waves_of(campaign)
+    now = utcnow()
+    return render_template(
+        "campaign/waves.html",
+        campaign=campaign,
+        waves=waves,
+        timeline=_timeline(waves),
+        now=now,
+        zone=_zone(),
+        confirm=ConfirmForm(),
+        campaign_paused=campaign.status is not CampaignStatus.LIVE,
+    )
+
+
+def _timeline(waves: list[Wave]) -> list[tuple[Wave, float, float]]:
+    """Each wave's left offset and width on a bar spanning all of them, in percent."""
+    shown = [w for w in waves if w.status.value != "cancelled"] or waves
+    if not shown:
+        return []
+    start = min(w.opens_at for w in shown)
+    span = max((max(w.closes_at for w in shown) - start).total_seconds(), 1.0)
+    return [
+        (
+            w,
+            100 * (w.opens_at - start).total_seconds() / span,
+            max(1.5, 100 * (w.closes_at - w.opens_at).total_seconds() / span),
+        )
+        for w in shown
+    ]
+
+
+def _form(campaign: Campaign, wave: Wave | None) -> WaveForm:
+    form = WaveForm(obj=None)
+    form.messages.choices = [(m.id, m.label) for m in campaign.messages]
+    form.networks.choices = [(n.value, n.label) for n in campaign.enabled_networks]
+    form.role.choices = [("", _("All roles"))] + [(r.value, role_label(r)) for r in TargetRole]
+    if request.method == "GET":
+        if wave is not None:
+            form.title.data = wave.title
+            form.opens_at.data = to_local(wave.opens_at, _zone())
+            form.closes_at.data = to_local(wave.closes_at, _zone())
+            form.messages.data = list(wave.message_ids)
+            form.networks.data = list(wave.networks)
+            form.role.data = wave.target_criteria.get("role", "")
+            form.group_name.data = wave.target_criteria.get("group_name", "")
+            form.department.data = wave.target_criteria.get("department", "")
+            form.cap_per_hour.data = wave.cap_per_hour
+            form.reminder_text.data = wave.reminder_text
+        else:
+            form.messages.data = [m.id for m in campaign.messages]
+            form.networks.data = list(campaign.networks)
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@editor_required
+def new(campaign_id: int) -> Response | str:
+    return _edit(_campaign_or_404(campaign_id), None)
+
+
+@bp.route("/<int:wave_id>/edit", methods=["GET", "POST"])
+@editor_required
+def edit(campaign_id: int, wave_id: int) -> Response | str:
+    campaign = _campaign_or_404(campaign_id)
+    return _edit(campaign, _wave_or_404(campaign, wave_id))
+
+
+def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
+    form = _form(campaign, wave)
+    if form.validate_on_submit() and form.opens_at.data and form.closes_at.data:
+        try:
+            saved = schedule_wave(
+                campaign,
+                title=form.title.data or "",
+                opens_at=to_utc(form.opens_at.data, _zone()),
+                closes_at=to_utc(form.closes_at.data, _zone()),
+                message_ids=form.messages.data or [],
+                networks=[Network(n) for n in form.networks.data or []],
+                criteria=wave_criteria(
+                    TargetRole(form.role.data) if form.role.data else None,
+                    form.group_name.data or "",
+                    form.department.data or "",
+                ),
+                cap_per_hour=int(form.cap_per_hour.data or 0),
+                reminder_text=form.reminder_text.data or "",
+                now=utcnow(),
+                wave=wave,
+            )
+        except WaveError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "Wave “%(title)s” scheduled: %(count)s targets.",
+                    title=saved.title,
+                    count=len(wave_target_ids(saved)),
+                ),
+                "success",
+            )
+            return redirect(url_for(".index", campaign_id=campaign.id))
+    return render_template("campaign/wave_form.html", campaign=campaign, wave=wave, form=form, zone=_zone())
+
+
+@bp.route("/<int:wave_id>/<any(pause, resume, cancel):action>", methods=["POST"])
+@editor_required
+def move(campaign_id: int, wave_id: int, action: str) -> Response:
+    campaign = _campaign_or_404(campaign_id)
+    wave = _wave_or_404(campaign, wave_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    step = {"pause": pause_wave, "resume": resume_wave, "cancel": cancel_wave}[action]
+    try:
+        step(wave, utcnow())
+    except WaveError as exc:
+        db.session.commit()  # resuming a wave whose window ended closes it: keep that
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(
+            {
+                "pause": _("The wave is paused."),
+                "resume": _("The wave is open again."),
+                "cancel": _("The wave is cancelled."),
+            }[action],
+            "success",
+        )
+    return redirect(request.referrer or url_for(".index", campaign_id=campaign.id))
+
+
+@bp.route("/<int:wave_id>")
+@login_required
+def live(campaign_id: int, wave_id: int) -> str:
+    campaign = _campaign_or_404(campaign_id)
+    wave = _wave_or_404(campaign, wave_id)
+    return render_template(
+        "campaign/wave_live.html",
+        campaign=campaign,
+        wave=wave,
+        progress=wave_progress(wave, utcnow()),
+        zone=_zone(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/<int:wave_id>.json")
+@login_required
+def live_json(campaign_id: int, wave_id: int) -> Response:
+    campaign = _campaign_or_404(campaign_id)
+    wave = _wave_or_404(campaign, wave_id)
+    return jsonify(wave_progress(wave, utcnow()).to_json())

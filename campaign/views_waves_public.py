@@ -1,0 +1,181 @@
+"""The supporter's side of waves: the reminder's personal link, hearing of waves, and pledging a post."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from campaign.models import Campaign, CampaignStatus, CampaignTarget, Variant, Wave, WaveStatus
+from campaign.pledges import PledgeRefused, make_pledge
+from campaign.reminders import reminder_from_token, reminder_targets
+from campaign.rendering import RenderError
+from campaign.targets import active_variants, campaign_text, pick_target, target_context
+from campaign.views_public import published_or_404
+from campaign.wave_forms import PledgeForm, SubscribeForm
+from campaign.waves import next_wave, open_wave, wave_target_ids
+from channels import Network
+from database import utcnow
+from extensions import db
+from scheduler.dispatch import notify
+from supporters.identity import current_supporter_id
+from supporters.models import PLEDGE_NETWORKS, Pledge, PledgeState, SocialAccount
+from supporters.optin import OptInError, queue_confirmation, subscribe
+from supporters.services import accounts_of
+
+bp = Blueprint("campaign_waves_public", __name__)
+
+
+@bp.route("/c/<slug>/r/<token>")
+def reminder_link(slug: str, token: str) -> Response:
+    """A reminder's personal link: remember its assigned targets for this visit, then open the campaign."""
+    campaign = published_or_404(slug)
+    reminder = reminder_from_token(token)
+    wave = db.session.get(Wave, reminder.wave_id) if reminder else None
+    if reminder is None or wave is None or wave.campaign_id != campaign.id:
+        flash(_("This link is not valid any more. Here is the campaign."), "error")
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+    if wave.status is not WaveStatus.OPEN:
+        flash(_("This wave is over, but the campaign goes on: here is who needs to hear from you."), "info")
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+    if reminder.opened_at is None:
+        reminder.opened_at = utcnow()
+        db.session.commit()
+    assigned = dict(session.get("assigned") or {})
+    assigned[str(campaign.id)] = reminder_targets(wave, reminder)
+    session["assigned"] = assigned
+    return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+
+
+@bp.route("/c/<slug>/subscribe", methods=["POST"])
+def subscribe_to_waves(slug: str) -> Response | str:
+    """Ask to hear of the next waves: a confirmation e-mail goes out (double opt-in)."""
+    campaign = published_or_404(slug)
+    form = SubscribeForm()
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            subscription = subscribe(campaign.id, form.email.data or "", language=campaign.language, now=now)
+        except OptInError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            delivery = queue_confirmation(subscription, now) if subscription is not None else None
+            db.session.commit()
+            if delivery is not None:
+                notify(current_app._get_current_object(), delivery.id)  # type: ignore[attr-defined]
+            flash(_("Check your inbox: follow the link in our e-mail to confirm."), "success")
+            return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+    return render_template("campaign/subscribe.html", campaign=campaign, form=form), 400  # type: ignore[return-value]
+
+
+def _pledge_wave(campaign: Campaign) -> Wave | None:
+    now = utcnow()
+    return open_wave(campaign, now) or next_wave(campaign, now)
+
+
+def _pledge_accounts(wave: Wave) -> dict[Network, SocialAccount]:
+    return {
+        network: account
+        for network, account in accounts_of(current_supporter_id()).items()
+        if network.value in PLEDGE_NETWORKS and network.value in wave.networks
+    }
+
+
+def _proposal(campaign: Campaign, wave: Wave, recipient_id: int, network: Network) -> tuple[Variant | None, str]:
+    """The variant least pledged to this target yet, rendered: the first pledgers need not edit it."""
+    variants = active_variants(campaign, wave.message_ids)
+    used = dict(
+        db.session.execute(
+            select(Pledge.variant_id, func.count())
+            .where(
+                Pledge.wave_id == wave.id, Pledge.recipient_id == recipient_id, Pledge.state != PledgeState.CANCELLED
+            )
+            .group_by(Pledge.variant_id)
+        )
+        .tuples()
+        .all()
+    )
+    target = db.session.get(CampaignTarget, (campaign.id, recipient_id))
+    for variant in sorted(variants, key=lambda v: (used.get(v.id, 0), v.id)):
+        if target is None:
+            break
+        try:
+            return variant, campaign_text(
+                campaign, variant.body, target_context(target.recipient, campaign.language), network
+            )
+        except RenderError:
+            continue
+    return None, ""
+
+
+@bp.route("/c/<slug>/pledge", methods=["GET", "POST"])
+def pledge(slug: str) -> Response | str:
+    """Pledge a post to the open or next wave, through a connected Bluesky or Mastodon account."""
+    campaign = published_or_404(slug)
+    wave = _pledge_wave(campaign)
+    if campaign.status is not CampaignStatus.LIVE or wave is None:
+        flash(_("No wave is coming up: there is nothing to pledge to at the moment."), "error")
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+    accounts = _pledge_accounts(wave)
+    form = PledgeForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit() and form.recipient_id.data and form.recipient_id.data.isdigit():
+            account = accounts.get(Network(form.network.data))
+            if account is None:
+                form.network.errors = [_("Connect this account first.")]
+            else:
+                variant_id = int(form.variant_id.data) if (form.variant_id.data or "").isdigit() else None
+                try:
+                    made = make_pledge(
+                        wave,
+                        account,
+                        recipient_id=int(form.recipient_id.data),
+                        variant_id=variant_id,
+                        text=form.text.data or "",
+                        now=utcnow(),
+                    )
+                except PledgeRefused as exc:
+                    db.session.rollback()
+                    form.text.errors = [str(exc)]
+                else:
+                    db.session.commit()
+                    flash(
+                        _("Pledged. It will go out from %(handle)s during the wave.", handle=account.label), "success"
+                    )
+                    return redirect(url_for(".pledges", slug=campaign.slug, made=made.id))
+        status = 400
+    network = (
+        Network(form.network.data) if form.network.data in PLEDGE_NETWORKS else next(iter(accounts), Network.BLUESKY)
+    )
+    recipient_id = int(form.recipient_id.data) if (form.recipient_id.data or "").isdigit() else None
+    if recipient_id is None:
+        chosen = pick_target(campaign, among=wave_target_ids(wave))
+        recipient_id = chosen.recipient_id if chosen else None
+    target = db.session.get(CampaignTarget, (campaign.id, recipient_id)) if recipient_id else None
+    if request.method == "GET" and target is not None:
+        variant, text = _proposal(campaign, wave, target.recipient_id, network)
+        form.text.data, form.variant_id.data = text, str(variant.id) if variant else ""
+        form.network.data, form.recipient_id.data = network.value, str(target.recipient_id)
+    return render_template(
+        "campaign/pledge.html", campaign=campaign, wave=wave, form=form, accounts=accounts, target=target
+    ), status  # type: ignore[return-value]
+
+
+@bp.route("/c/<slug>/pledges")
+def pledges(slug: str) -> str:
+    """The supporter's own pledges to this campaign's waves, and where each stands."""
+    campaign = published_or_404(slug)
+    supporter_id = current_supporter_id()
+    rows = (
+        db.session.execute(
+            select(Pledge, Wave)
+            .join(Wave, Wave.id == Pledge.wave_id)
+            .where(Wave.campaign_id == campaign.id, Pledge.supporter_id == supporter_id)
+            .order_by(Pledge.created_at.desc())
+        ).all()
+        if supporter_id
+        else []
+    )
+    return render_template("campaign/pledges.html", campaign=campaign, rows=rows)
