@@ -120,8 +120,11 @@ class Config:
     SCHEDULER_LEASE_SECONDS: int = 45  # a dead scheduler is replaced this long after its last tick
     DISPATCH: str = "threads"  # "threads" (embedded) or "celery" (distributed: `celery -A scheduler.worker worker`)
     CELERY_BROKER_URL: str = "redis://127.0.0.1:6379/0"
+    CELERY_QUEUE: str = "porte-voix"  # workers listen with `-Q` on it
+    CELERY_BACKLOG: int = 1000  # rows handed to the broker at most, not yet claimed by a worker
     OUTBOX_BACKOFF_SECONDS: float = 30.0  # the first retry's wait, doubled at each attempt
     OUTBOX_STALE_SECONDS: int = 120  # a row left in "sending" this long lost its worker
+    OUTBOX_REDISPATCH_SECONDS: int = 60  # a row handed to Celery and unclaimed this long lost its message
     PUBLIC_URL: str = "http://127.0.0.1:5000"  # where supporters reach this site (links in e-mails)
     TIMEZONE: str = "Europe/Paris"  # the organisers' clock: wave windows are typed and shown in it
     SMTP_HOST: str = "127.0.0.1"
@@ -166,10 +169,15 @@ class Config:
             SCHEDULER_LEASE_SECONDS=_number("SCHEDULER_LEASE_SECONDS", environ.get("SCHEDULER_LEASE_SECONDS"), 45, int),
             DISPATCH=_dispatch(environ.get("DISPATCH")),
             CELERY_BROKER_URL=environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0",
+            CELERY_QUEUE=environ.get("CELERY_QUEUE") or "porte-voix",
+            CELERY_BACKLOG=_number("CELERY_BACKLOG", environ.get("CELERY_BACKLOG"), 1000, int),
             OUTBOX_BACKOFF_SECONDS=_number(
                 "OUTBOX_BACKOFF_SECONDS", environ.get("OUTBOX_BACKOFF_SECONDS"), 30.0, float
             ),
             OUTBOX_STALE_SECONDS=_number("OUTBOX_STALE_SECONDS", environ.get("OUTBOX_STALE_SECONDS"), 120, int),
+            OUTBOX_REDISPATCH_SECONDS=_number(
+                "OUTBOX_REDISPATCH_SECONDS", environ.get("OUTBOX_REDISPATCH_SECONDS"), 60, int
+            ),
             PUBLIC_URL=(environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             TIMEZONE=_timezone(environ.get("TIMEZONE")),
             SMTP_HOST=environ.get("SMTP_HOST") or "127.0.0.1",

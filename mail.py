@@ -4,8 +4,10 @@ systems expect (Message-ID from the delivery's key, List-Unsubscribe with one cl
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,26 +35,41 @@ def compose(
     key: str,
     unsubscribe_url: str = "",
     **context: Any,
-) -> EmailMessage:
-    """A multipart message from `<template>.txt` and `<template>.html`, rendered in `language`."""
+) -> Outgoing:
+    """A multipart message from `<template>.txt` and `<template>.html`, rendered in `language`.
+
+    Built with the `email.mime` classes and flattened once: the newer `EmailMessage` API folds every
+    header through its parser, four times the cost, and a wave sends 100,000 of these.
+    """
     with force_locale(language):
         text = render_template(f"{template}.txt", subject=subject, unsubscribe_url=unsubscribe_url, **context)
         html = render_template(f"{template}.html", subject=subject, unsubscribe_url=unsubscribe_url, **context)
     sender = current_app.config["MAIL_FROM"]
     domain = parseaddr(sender)[1].rpartition("@")[2] or "porte-voix.example"
-    message = EmailMessage()
+    message_id = f"<{key}@{domain}>"  # the same on every retry: readers show one copy
+    message = MIMEMultipart("alternative")
     message["From"] = sender
-    message["To"] = Address(addr_spec=to)
-    message["Subject"] = subject
+    message["To"] = to
+    message["Subject"] = Header(subject, "utf-8").encode()
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = f"<{key}@{domain}>"  # the same on every retry: readers show one copy
+    message["Message-ID"] = message_id
+    message["Content-Language"] = language
     if unsubscribe_url:
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: a POST, no page
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    message["Content-Language"] = language  # after the body: set_content drops Content-* headers
-    return message
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    message.attach(MIMEText(html, "html", "utf-8"))
+    return Outgoing(parseaddr(sender)[1], to, message_id, message.as_bytes())
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for SMTP: the envelope and the bytes."""
+
+    sender: str
+    to: str
+    message_id: str
+    data: bytes
 
 
 def server() -> smtp.SmtpServer:
@@ -67,6 +84,6 @@ def server() -> smtp.SmtpServer:
     )
 
 
-def send(message: EmailMessage) -> None:
+def send(message: Outgoing) -> None:
     """Send through the configured server. Raises ChannelError (a bounce is REJECTED, "bounced: …")."""
-    smtp.send(server(), message)
+    smtp.send(server(), message.sender, [message.to], message.data)

@@ -239,7 +239,7 @@ def _release(pledge: Pledge, wave: Wave, account: SocialAccount, now: datetime) 
     )
     if not moved:
         return False
-    key = bluesky.new_record_key(now) if pledge.network is Network.BLUESKY else f"pledge-{pledge.id}"
+    key = bluesky.new_record_key(now, serial=pledge.id) if pledge.network is Network.BLUESKY else f"pledge-{pledge.id}"
     delivery = enqueue(
         kind=PLEDGE,
         account_id=account.id,

@@ -74,18 +74,22 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
     """The outbox handler: one reminder. Held while the wave is paused; refused once it is over or the
     address unsubscribed or bounced. Raises ChannelError.
     """
-    reminder = db.session.get(Reminder, delivery.ref_id)
-    if reminder is None:
+    row = db.session.execute(  # one round trip: 100,000 of these go out when a wave opens
+        select(Reminder, Subscription, Wave, Campaign)
+        .join(Subscription, Subscription.id == Reminder.subscription_id)
+        .join(Wave, Wave.id == Reminder.wave_id)
+        .join(Campaign, Campaign.id == Wave.campaign_id)
+        .where(Reminder.id == delivery.ref_id)
+    ).one_or_none()
+    if row is None:
         raise ChannelError(ErrorKind.REJECTED, "the reminder was deleted")
-    wave = db.session.get_one(Wave, reminder.wave_id)
-    subscription = db.session.get_one(Subscription, reminder.subscription_id)
+    reminder, subscription, wave, campaign = row
     if wave.status is WaveStatus.PAUSED:
         raise ChannelError(ErrorKind.DEFERRED, "the wave is paused", retry_at=now + PAUSED_RETRY)
     if wave.status is not WaveStatus.OPEN:
         raise ChannelError(ErrorKind.REJECTED, "the wave is over")
     if subscription.state is not SubscriptionState.CONFIRMED:
         raise ChannelError(ErrorKind.REJECTED, f"not sent: the address is {subscription.state.value}")
-    campaign = db.session.get_one(Campaign, wave.campaign_id)
     ids, names = targets_of(wave)
     with force_locale(subscription.language):
         subject = _("%(campaign)s: %(wave)s is on now", campaign=campaign.title, wave=wave.title)
@@ -104,4 +108,4 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
         ),
     )
     send_to(subscription, message, now)
-    return PostResult(str(message["Message-ID"]), "")
+    return PostResult(message.message_id, "")

@@ -181,10 +181,17 @@ def delete_session(endpoint: Endpoint, session: Session) -> None:
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
-def new_record_key(now: datetime | None = None) -> str:
-    """A TID: microseconds since the epoch and a random clock id, 13 sortable base32 characters."""
+def new_record_key(now: datetime | None = None, *, serial: int | None = None) -> str:
+    """A TID: microseconds since the epoch and a clock id, 13 sortable base32 characters.
+
+    The clock id is random, unless `serial` (a row id) is given: then many keys made at one instant (a
+    batch of pledges released together) differ by construction, not by luck.
+    """
     micros = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
-    value = (micros << 10) | secrets.randbelow(1024)
+    if serial is None:
+        value = (micros << 10) | secrets.randbelow(1024)
+    else:
+        value = ((micros + serial // 1024) << 10) | (serial % 1024)
     chars = []
     for _ in range(13):
         chars.append(_TID_ALPHABET[value & 31])

@@ -10,7 +10,6 @@ import logging
 import smtplib
 import threading
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from channels.errors import ChannelError, ErrorKind
 
@@ -56,6 +55,13 @@ def _drop(server: SmtpServer) -> None:
             pass
 
 
+def close_connections() -> None:
+    """Close this thread's kept connections (a thread that stops sending, or a test that ends)."""
+    connections: dict[SmtpServer, smtplib.SMTP] = _local.__dict__.setdefault("connections", {})
+    for server in list(connections):
+        _drop(server)
+
+
 def _refusal(code: int, text: bytes | str, what: str) -> ChannelError:
     words = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     if 500 <= code < 600:
@@ -63,8 +69,8 @@ def _refusal(code: int, text: bytes | str, what: str) -> ChannelError:
     return ChannelError(ErrorKind.UNAVAILABLE, f"the mail server said: {code} {words}")
 
 
-def send(server: SmtpServer, message: EmailMessage) -> None:
-    """Hand `message` to the server. Raises ChannelError (see the module's docstring)."""
+def send(server: SmtpServer, sender: str, recipients: list[str], data: bytes) -> None:
+    """Hand the message (`data`, flattened) to the server. Raises ChannelError (see the module's docstring)."""
     for attempt in (1, 2):
         try:
             connection, reused = _connection(server)
@@ -72,7 +78,7 @@ def send(server: SmtpServer, message: EmailMessage) -> None:
             _drop(server)
             raise ChannelError(ErrorKind.UNAVAILABLE, f"the mail server did not answer ({exc})") from exc
         try:
-            connection.send_message(message)
+            connection.sendmail(sender, recipients, data)
             return
         except smtplib.SMTPServerDisconnected as exc:
             _drop(server)

@@ -13,6 +13,9 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from functools import cached_property
 from typing import Any
 
 
@@ -75,16 +78,38 @@ class Knobs:
 
 @dataclass
 class Mail:
-    """One e-mail the SMTP sink accepted, as the page and the tests read it."""
+    """One e-mail the SMTP sink accepted: kept as it came, read (parsed) only when a page or a test asks."""
 
     message_id: str
     mail_from: str
     to: list[str]
-    subject: str
-    text: str
-    html: str
-    headers: dict[str, str]
+    raw: bytes
     received_at: datetime
+
+    @cached_property
+    def parsed(self) -> EmailMessage:
+        message = message_from_bytes(self.raw, policy=policy.default)
+        return message if isinstance(message, EmailMessage) else EmailMessage()
+
+    @property
+    def subject(self) -> str:
+        return str(self.parsed.get("Subject", ""))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {name: str(value) for name, value in self.parsed.items()}
+
+    def _part(self, kind: str) -> str:
+        part = self.parsed.get_body(preferencelist=(kind,))
+        return str(part.get_content()) if part is not None else ""
+
+    @property
+    def text(self) -> str:
+        return self._part("plain")
+
+    @property
+    def html(self) -> str:
+        return self._part("html")
 
 
 @dataclass

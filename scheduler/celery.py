@@ -26,7 +26,7 @@ from scheduler.models import Delivery
 logger = logging.getLogger(__name__)
 EXTENSION = "porte_voix_celery"
 TASK = "porte_voix.deliver"
-BACKLOG = 5000  # rows handed to the broker and not yet claimed, at most (the rest waits in the database)
+BACKLOG = 1000  # rows handed to the broker, not yet claimed, at most (CELERY_BACKLOG); the rest waits in the database
 
 
 def init_app(app: Flask) -> Celery:
@@ -42,6 +42,7 @@ def init_app(app: Flask) -> Celery:
 
     celery = Celery("porte_voix", broker=app.config["CELERY_BROKER_URL"], task_cls=AppTask)
     celery.conf.update(
+        task_default_queue=app.config["CELERY_QUEUE"],
         task_acks_late=True,  # a message leaves the broker when its task ends, not when it starts
         task_reject_on_worker_lost=True,
         task_ignore_result=True,  # the row is the result
@@ -95,7 +96,9 @@ class CeleryDispatcher:
         return True
 
     def drain_due(self, now: datetime) -> int:
-        room = BACKLOG - outbox.waiting_in_queue(now)
+        # Kept small enough for the workers to drain well within OUTBOX_REDISPATCH_SECONDS: a row still
+        # unclaimed after that is sent again, and a flooded queue would be sent again and again.
+        room = int(self.app.config.get("CELERY_BACKLOG", BACKLOG)) - outbox.waiting_in_queue(now)
         if room <= 0:
             return 0
         ids = outbox.take_due(now, limit=room)

@@ -31,7 +31,7 @@ MAX_RATE_LIMITED_ATTEMPTS = 12  # waiting out rate limits is slower, not failing
 BACKOFF_SECONDS = 30.0  # doubled at each attempt, up to an hour, ±25 % jitter (OUTBOX_BACKOFF_SECONDS)
 MAX_BACKOFF_SECONDS = 3600.0
 STALE_SECONDS = 120  # a SENDING row older than this lost its worker (OUTBOX_STALE_SECONDS)
-REDISPATCH_SECONDS = 60  # a row handed to a queue and still unclaimed this long lost its message
+REDISPATCH_SECONDS = 60  # a row handed to a queue and still unclaimed this long lost its message (OUTBOX_…)
 
 Handler = Callable[[Delivery, datetime], PostResult]  # the row and the worker's clock
 
@@ -78,8 +78,12 @@ def enqueue(
     return delivery
 
 
+def _redispatch_after() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("OUTBOX_REDISPATCH_SECONDS", REDISPATCH_SECONDS)))
+
+
 def _undispatched(now: datetime) -> Any:
-    return or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < now - timedelta(seconds=REDISPATCH_SECONDS))
+    return or_(Delivery.dispatched_at.is_(None), Delivery.dispatched_at < now - _redispatch_after())
 
 
 def take_due(now: datetime, *, limit: int = 500) -> list[int]:
@@ -114,7 +118,7 @@ def waiting_in_queue(now: datetime) -> int:
         db.session.scalar(
             select(func.count()).where(
                 Delivery.state == DeliveryState.QUEUED,
-                Delivery.dispatched_at >= now - timedelta(seconds=REDISPATCH_SECONDS),
+                Delivery.dispatched_at >= now - _redispatch_after(),
             )
         )
         or 0

@@ -128,10 +128,10 @@ def mark_bounced(subscription: Subscription, reason: str, now: datetime) -> None
     subscription.state, subscription.bounced_at, subscription.bounce_reason = SubscriptionState.BOUNCED, now, reason
 
 
-def send_to(subscription: Subscription, message_for: object, now: datetime) -> None:
+def send_to(subscription: Subscription, message: mail.Outgoing, now: datetime) -> None:
     """Send to a subscription's address, marking it bounced when the server refuses it for good."""
     try:
-        mail.send(message_for)  # type: ignore[arg-type]
+        mail.send(message)
     except ChannelError as error:
         if error.kind is ErrorKind.REJECTED and error.reason.startswith("bounced"):
             mark_bounced(subscription, error.reason, now)
@@ -159,4 +159,4 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
         confirm_url=mail.public_url("optin.confirm_subscription", token=confirm_token(subscription)),
     )
     send_to(subscription, message, now)
-    return PostResult(str(message["Message-ID"]), "")
+    return PostResult(message.message_id, "")

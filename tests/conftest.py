@@ -18,7 +18,7 @@ from accounts.models import Organisation, Role, User
 from app import create_app
 from campaign.models import Campaign, CampaignStatus
 from campaign.services import change_status, save_campaign, save_message
-from channels import Network
+from channels import Network, smtp
 from extensions import db
 from recipients.models import Gender, Recipient, TargetRole
 from sandbox import Clock, Knobs
@@ -78,6 +78,23 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis, as Celery's broker (each run uses a queue of its own on it)."""
+    url = make_url(REDIS_URL.replace("redis://", "redis+x://", 1))
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 6379), timeout=1):
+            pass
+    except OSError:
+        if CI:
+            pytest.fail(f"CI=true but Redis is not reachable at {url.host}:{url.port}")
+        pytest.skip(f"Redis not reachable at {url.host}:{url.port or 6379}")
+    return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -265,10 +282,11 @@ def smtp_sink(sandbox_server: SandboxServer) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def mailbox(sandbox: SandboxServer, smtp_sink: SmtpSink, app: Flask) -> SandboxServer:
+def mailbox(sandbox: SandboxServer, smtp_sink: SmtpSink, app: Flask) -> Iterator[SandboxServer]:
     """The clean sandbox with its SMTP sink, and the app sending e-mail to it."""
     app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, PUBLIC_URL="http://localhost")
-    return sandbox
+    yield sandbox
+    smtp.close_connections()
 
 
 def login(client: FlaskClient, user: User) -> None:

@@ -1,0 +1,251 @@
+"""Distributed mode, for real: PostgreSQL, Redis, two Celery worker processes, the sandbox with faults on,
+and one worker killed with SIGKILL halfway. Every delivery ends posted or failed with a reason; the
+sandbox holds each post once, and the mailbox each reminder once.
+
+The test process plays the scheduler (the same job functions `flask scheduler run` ticks), so that it
+can release the wave's pledges at once instead of over a real window.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, insert, select, update
+
+from app import create_app
+from campaign.models import Campaign
+from campaign.pledges import PLEDGE, make_pledge, release_due_pledges
+from campaign.wave_jobs import REMINDER, open_due_waves, queue_reminders
+from campaign.waves import schedule_wave, wave_target_ids
+from channels import Network
+from database import utcnow
+from extensions import db
+from sandbox.server import SandboxServer
+from sandbox.smtp import SmtpSink
+from scheduler import outbox
+from scheduler.celery import CeleryDispatcher
+from scheduler.models import Delivery, DeliveryState
+from supporters import services
+from supporters.models import Pledge, Subscription, SubscriptionState
+from supporters.rehearsal import connect_sandbox_account
+from tests.conftest import TEST_TOKEN_KEY, recipient
+
+pytestmark = [pytest.mark.distributed, pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = 40
+ACCOUNTS = 100  # half Bluesky, half Mastodon
+PLEDGES_PER_ACCOUNT = 20  # 2,000 pledged posts
+REMINDERS = 10_000
+WORDS = "emploi quartier école santé logement transport climat culture sport jeunesse commerce".split()
+
+
+@pytest.fixture
+def settings(
+    postgres_url: str, redis_url: str, clean_sandbox: SandboxServer, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    with SmtpSink(clean_sandbox.state) as sink:
+        yield {
+            "DATABASE_URL": postgres_url,
+            "DISPATCH": "celery",
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_QUEUE": f"porte-voix-test-{uuid.uuid4().hex[:8]}",
+            "SANDBOX_URL": clean_sandbox.url,
+            "SMTP_HOST": sink.host,
+            "SMTP_PORT": str(sink.port),
+            "SECRET_KEY": "test-secret",
+            "TOKEN_KEYS": TEST_TOKEN_KEY,
+            "NETWORK_TIMEOUT": "1.0",
+            "OUTBOX_BACKOFF_SECONDS": "0.3",
+            "OUTBOX_STALE_SECONDS": "4",
+            "OUTBOX_REDISPATCH_SECONDS": "15",
+            "PUBLIC_URL": "http://127.0.0.1:5000",
+            "INSTANCE_PATH": str(tmp_path),
+            "LOG_LEVEL": "WARNING",
+        }
+
+
+@pytest.fixture
+def app(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"TESTING": True, "BABEL_DEFAULT_LOCALE": "en"})
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def start_worker(settings: dict[str, str], name: str, log: BinaryIO) -> subprocess.Popen[bytes]:
+    """A Celery worker process: 6 threads (on two cores, more threads only queue for the GIL)."""
+    env = {**os.environ, **settings}
+    command = [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--pool", "threads"]
+    command += ["--concurrency", "6", "-Q", settings["CELERY_QUEUE"], "-n", f"{name}@%h", "--loglevel", "WARNING"]
+    command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def seed(app: Flask, sandbox: SandboxServer) -> int:
+    """A live campaign, a wave over 40 targets, 2,000 pledges from 100 accounts, 10,000 subscribers."""
+    rng = random.Random(7)  # noqa: S311
+    with app.app_context():
+        from accounts.models import Organisation
+        from campaign.models import CampaignStatus
+        from campaign.services import change_status, save_campaign, save_message
+
+        organisation = Organisation(name="Collectif")
+        db.session.add(organisation)
+        db.session.flush()
+        db.session.add_all(recipient(organisation.id, n) for n in range(1, TARGETS + 1))
+        db.session.flush()
+        campaign = save_campaign(
+            Campaign(organisation_id=organisation.id), title="Vague", cause="Cause.", language="fr"
+        )
+        save_message(campaign, None, label="Principal", bodies=["{handle} lisez le Livre blanc"])
+        change_status(campaign, CampaignStatus.LIVE)
+        now = utcnow()
+        wave = schedule_wave(
+            campaign,
+            title="Maintenant",
+            opens_at=now,
+            closes_at=now + timedelta(hours=1),
+            message_ids=[m.id for m in campaign.messages],
+            networks=[Network.BLUESKY, Network.MASTODON],
+            criteria={},
+            cap_per_hour=1000,
+            reminder_text="C'est maintenant.",
+            now=now,
+        )
+        db.session.commit()
+        accounts = []
+        for n in range(ACCOUNTS):
+            network = Network.BLUESKY if n % 2 else Network.MASTODON
+            supporter = services.get_or_create_supporter(None, language="fr")
+            accounts.append(connect_sandbox_account(supporter, network, f"soutien{n}"))
+        db.session.commit()
+        sandbox.state.knobs.bluesky_existing_domains = ["bsky.social"]  # the targets' handles (after connecting)
+        targets = wave_target_ids(wave)
+        for n, account in enumerate(accounts):
+            for k in range(PLEDGES_PER_ACCOUNT):
+                rid = targets[(n + k * 7) % TARGETS]
+                mention = (
+                    f"@depute{rid}.bsky.social" if account.network is Network.BLUESKY else f"@depute{rid}@piaille.fr"
+                )
+                words = " ".join(rng.sample(WORDS, 5))
+                text = f"{mention} voix {n}-{k} : {words} {uuid.uuid4().hex[:10]}"
+                make_pledge(wave, account, recipient_id=rid, variant_id=None, text=text, now=now)
+            db.session.commit()
+        db.session.execute(
+            insert(Subscription),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "email": f"personne{n}@exemple.fr",
+                    "language": "fr" if n % 3 else "en",
+                    "state": SubscriptionState.CONFIRMED,
+                    "created_at": now,
+                }
+                for n in range(REMINDERS)
+            ],
+        )
+        db.session.commit()
+        return wave.id
+
+
+def finished(app: Flask) -> tuple[int, int]:
+    with app.app_context():
+        counts = dict(db.session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).tuples().all())
+        db.session.remove()
+    pending = counts.get(DeliveryState.QUEUED, 0) + counts.get(DeliveryState.SENDING, 0)
+    return sum(counts.values()) - pending, pending
+
+
+def tick(app: Flask, dispatcher: CeleryDispatcher) -> None:
+    """One scheduler tick: the jobs `flask scheduler run` ticks, in the order it registers them."""
+    with app.app_context():
+        now = utcnow()
+        outbox.sweep(now)
+        db.session.commit()
+        queue_reminders(now)
+        release_due_pledges(now)
+        dispatcher.drain_due(now)
+        db.session.remove()
+
+
+def test_a_wave_in_distributed_mode_survives_faults_and_a_killed_worker(
+    app: Flask, settings: dict[str, str], clean_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox = clean_sandbox
+    wave_id = seed(app, sandbox)
+    knobs = sandbox.state.knobs
+    knobs.error_rate, knobs.timeout_rate, knobs.timeout_seconds = 0.10, 0.02, 1.3
+    knobs.burst_429, knobs.burst_reset_seconds = 40, 2
+    logs_out = [(tmp_path / f"worker{n}.log").open("wb") for n in (1, 2)]
+    workers = [start_worker(settings, f"w{n}", log) for n, log in zip((1, 2), logs_out, strict=True)]
+    dispatcher = CeleryDispatcher(app)
+    killed = False
+    try:
+        with app.app_context():
+            assert open_due_waves(utcnow()) == 1
+            # the window's hour, compressed: every pledge's moment has come
+            db.session.execute(update(Pledge).values(release_at=utcnow()))
+            db.session.commit()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            tick(app, dispatcher)
+            done, pending = finished(app)
+            if not killed and done >= (REMINDERS + ACCOUNTS * PLEDGES_PER_ACCOUNT) // 2:
+                workers[0].send_signal(signal.SIGKILL)  # mid-flight: its claimed rows and prefetched messages are lost
+                workers[0].wait(timeout=10)
+                knobs.burst_429 = 40  # and a second burst while the other worker catches up
+                killed = True
+            if killed and pending == 0 and done >= REMINDERS + ACCOUNTS * PLEDGES_PER_ACCOUNT:
+                break
+            time.sleep(1.0)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+        for log in logs_out:
+            log.close()
+    logs = "\n".join((tmp_path / f"worker{n}.log").read_text(errors="replace")[-2000:] for n in (1, 2))
+    assert killed, logs
+    with app.app_context():
+        deliveries = db.session.scalars(select(Delivery)).all()
+        assert len(deliveries) == REMINDERS + ACCOUNTS * PLEDGES_PER_ACCOUNT
+        unfinished = [d.id for d in deliveries if d.state not in (DeliveryState.POSTED, DeliveryState.FAILED)]
+        assert unfinished == [], logs
+        assert all(d.error for d in deliveries if d.state is DeliveryState.FAILED)
+        posted_texts = Counter(d.text for d in deliveries if d.kind == PLEDGE and d.state is DeliveryState.POSTED)
+        reminder_keys = {
+            d.idempotency_key for d in deliveries if d.kind == REMINDER and d.state is DeliveryState.POSTED
+        }
+        retried = sum(1 for d in deliveries if d.attempts > 1)
+        failed = [d.error for d in deliveries if d.state is DeliveryState.FAILED]
+        assert wave_id
+    # each pledged post reached its network once (Mastodon's idempotency key, our Bluesky record key)
+    on_networks = Counter(p.text for p in sandbox.state.posts() if not p.deleted)
+    assert on_networks == posted_texts
+    assert len(posted_texts) >= ACCOUNTS * PLEDGES_PER_ACCOUNT - len(failed)
+    # each reminder is in the mailbox once; a copy that crossed the wire twice (its answer lost) is one Message-ID
+    mailbox = Counter(mail.message_id for mail in sandbox.state.mailbox())
+    assert all(count == 1 for count in mailbox.values())
+    assert {key.split("@")[0].strip("<") for key in mailbox if key.startswith("<reminder-")} == reminder_keys
+    duplicates = sum(count - 1 for count in sandbox.state.transmissions.values())
+    assert duplicates <= retried  # only a retry after a lost answer sends a copy again
+    print(f"\n{len(posted_texts)} posts, {len(reminder_keys)} reminders, {len(failed)} failed, {retried} retried")
