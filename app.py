@@ -144,5 +144,5 @@ def register_sandbox(app: Flask) -> None:
     from sandbox import Knobs, State, create_sandbox
 
     # The demo's targets live under .demo.example: on the sandbox's Bluesky their handles exist.
-    state = State(knobs=Knobs(bluesky_existing_domains=["demo.example"]))
+    state = app.extensions["porte_voix_sandbox"] = State(knobs=Knobs(bluesky_existing_domains=["demo.example"]))
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": create_sandbox(state)})  # type: ignore[method-assign]

@@ -40,7 +40,10 @@ import sys, time
 sys.path.insert(0, {root!r})
 from sandbox import Knobs, State
 from sandbox.server import SandboxServer
-server = SandboxServer(State(knobs=Knobs()), port={port}).start()
+from sandbox.smtp import SmtpSink
+state = State(knobs=Knobs())
+server = SandboxServer(state, port={port}).start()
+sink = SmtpSink(state, port={smtp_port}).start()
 print("ready", flush=True)
 time.sleep(10**6)
 """
@@ -54,13 +57,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+def start_sandbox(smtp_port: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    """The sandbox networks (and its SMTP sink on `smtp_port`) in a process of their own."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX.format(root=str(ROOT), port=port)], stdout=subprocess.PIPE, text=True
-    )
+    script = SANDBOX.format(root=str(ROOT), port=port, smtp_port=smtp_port or free_port())
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     return process, f"http://127.0.0.1:{port}"
+
+
+def wait_until_done(app: Any, ids: list[int] | None = None, *, poll: float = 0.2) -> None:
+    """Until no delivery (of `ids`, or at all) is queued or being sent."""
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from scheduler.models import Delivery, DeliveryState
+
+    while True:
+        with app.app_context():
+            query = select(func.count()).where(Delivery.state.in_((DeliveryState.QUEUED, DeliveryState.SENDING)))
+            if ids is not None:
+                query = query.where(Delivery.id.in_(ids))
+            pending = db.session.scalar(query)
+            db.session.remove()
+        if not pending:
+            return
+        time.sleep(poll)
 
 
 def knobs(url: str, **values: Any) -> None:
@@ -105,8 +127,9 @@ def drain(app: Any, ids: list[int], workers: int) -> float:
     started = time.perf_counter()
     for delivery_id in ids:
         dispatcher.submit(delivery_id)
-    dispatcher.shutdown(wait=True)
+    wait_until_done(app, ids, poll=0.05)
     elapsed = time.perf_counter() - started
+    dispatcher.shutdown(wait=True)
     with app.app_context():
         states = db.session.query(Delivery.state).filter(Delivery.id.in_(ids)).all()
         failed = [s for (s,) in states if s is not DeliveryState.POSTED]

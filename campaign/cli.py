@@ -26,3 +26,4 @@ def seed_command(url: str) -> None:
     click.echo(
         f"Sandbox networks: {url}/sandbox/ (connect any X, Bluesky or Mastodon name; nothing leaves this machine)"
     )
+    click.echo(f"A demo wave opens within minutes; its reminders land in the sandbox's mailbox: {url}/sandbox/#mailbox")

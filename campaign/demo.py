@@ -8,21 +8,26 @@ No row comes from ../shared/data: the names, handles and postcodes below are inv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from accounts.models import Role
 from accounts.services import create_user, find_user, get_or_create_organisation
-from campaign.models import Campaign, CampaignStatus
+from campaign.models import Campaign, CampaignStatus, Wave
 from campaign.services import change_status, save_campaign, save_message
+from campaign.waves import LIVE_STATES, schedule_wave
+from database import utcnow
 from extensions import db
 from recipients.models import Gender, Recipient, TargetRole
 from recipients.postcodes import has_postcode_data, replace_postcodes
+from supporters.models import Subscription, SubscriptionState
 
 ORGANISATION = "Collectif Démo"
 SLUG = "livre-blanc-demo"
 ORGANISER = ("organisatrice@demo.example", "Organisatrice Démo", "demo-organiser", Role.ORGANISER)
 ANALYST = ("analyste@demo.example", "Analyste Démo", "demo-analyst", Role.ANALYST)
+SUBSCRIBERS = ["alix@demo.example", "sacha@demo.example", "noa@demo.example"]  # confirmed: reminders go to the sandbox
 DEMO_PASSWORD_NOTE = "demo passwords: change them, or do not expose the demo beyond 127.0.0.1"
 
 # (external id, first, last, gender, group, constituency, code, department)
@@ -101,6 +106,7 @@ def seed_demo() -> DemoResult:
         logins.append((email, password, role))
     existing = db.session.scalar(select(Campaign).where(Campaign.slug == SLUG))
     if existing is not None:
+        ensure_demo_wave(existing, utcnow())
         return DemoResult(existing, logins, created=False)
     known = set(
         db.session.scalars(
@@ -124,4 +130,37 @@ def seed_demo() -> DemoResult:
     )
     save_message(campaign, None, label="Livre blanc", bodies=VARIANTS)
     change_status(campaign, CampaignStatus.LIVE)
+    db.session.add_all(
+        Subscription(campaign_id=campaign.id, email=email, state=SubscriptionState.CONFIRMED, confirmed_at=utcnow())
+        for email in SUBSCRIBERS
+    )
+    ensure_demo_wave(campaign, utcnow())
     return DemoResult(campaign, logins, created=True)
+
+
+def ensure_demo_wave(campaign: Campaign, now: datetime) -> Wave | None:
+    """A wave to watch: the demo's next one, or a new one opening two minutes from now for two hours."""
+    if campaign.status is not CampaignStatus.LIVE:
+        return None
+    upcoming = db.session.scalar(
+        select(Wave)
+        .where(Wave.campaign_id == campaign.id, Wave.status.in_(LIVE_STATES), Wave.closes_at > now)
+        .order_by(Wave.opens_at)
+    )
+    if upcoming is not None:
+        return upcoming
+    opens_at = now + timedelta(minutes=2)
+    return schedule_wave(
+        campaign,
+        title="Vague de démonstration",
+        opens_at=opens_at,
+        closes_at=opens_at + timedelta(hours=2),
+        message_ids=[message.id for message in campaign.messages],
+        networks=campaign.enabled_networks,
+        criteria={},
+        reminder_text=(
+            "La vague de démonstration est ouverte : deux heures pour écrire aux députés fictifs. "
+            "Votre lien ci-dessous vous confie trois d'entre eux."
+        ),
+        now=now,
+    )

@@ -21,6 +21,26 @@ def index() -> str:
         posts=list(reversed(sandbox.posts()))[:200],
         knobs=sandbox.knobs,
         counts={n: len(sandbox.posts(n)) for n in ("x", "mastodon", "bluesky")},
+        mails=list(reversed(list(enumerate(sandbox.mailbox()))))[:100],
+    )
+
+
+@bp.route("/__sandbox__/mail/<int:number>")
+def mail(number: int) -> Response | str:
+    """One e-mail as a mail reader shows it: its HTML part (links and all), or its text."""
+    mails = state().mailbox()
+    if not 0 <= number < len(mails):
+        return json_error(404, {"error": "no such e-mail"})
+    chosen = mails[number]
+    return render_template("sandbox/mail.html", mail=chosen)
+
+
+@bp.route("/__sandbox__/mail")
+def mails() -> Response:
+    to = request.args.get("to")
+    return json_error(
+        200,
+        [{"message_id": m.message_id, "to": m.to, "subject": m.subject, "text": m.text} for m in state().mailbox(to)],
     )
 
 
