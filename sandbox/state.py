@@ -93,7 +93,7 @@ class Mail:
 
     @property
     def subject(self) -> str:
-        return str(self.parsed.get("Subject", ""))
+        return str(self.parsed.get("Subject", "")).strip()
 
     @property
     def headers(self) -> dict[str, str]:

@@ -104,7 +104,7 @@ def test_the_service_the_form_and_the_engine_refuse_x(
     with client.session_transaction() as session:
         session["supporter"] = supporter_id
     response = client.post(f"/c/{campaign.slug}/pledge", data={"network": "x", "recipient_id": "1", "text": "Un texte"})
-    assert response.status_code == 400 and "never on X" in response.text
+    assert response.status_code == 400 and "jamais sur X" in response.text  # the campaign's page speaks French
     with app.app_context():
         assert db.session.scalars(select(Pledge)).all() == []
         delivery = outbox.enqueue(
@@ -141,7 +141,7 @@ def test_a_pledge_is_approved_on_the_page_guarded_against_copies_and_released_on
         f"/c/{campaign.slug}/pledge", data={"network": "bluesky", "recipient_id": recipient_id, "text": text}
     )
     assert response.status_code == 302
-    assert "Waiting for its moment" in client.get(response.headers["Location"]).text
+    assert "En attente de son moment" in client.get(response.headers["Location"]).text
     # another supporter with nearly the same words, to the same target: refused, then taken in their own words
     second = connect(Network.MASTODON, "noa")
     with app.app_context():
@@ -150,7 +150,7 @@ def test_a_pledge_is_approved_on_the_page_guarded_against_copies_and_released_on
         session["supporter"] = second_supporter
     copy = {"network": "mastodon", "recipient_id": recipient_id, "text": text + " Merci !"}
     refused = client.post(f"/c/{campaign.slug}/pledge", data=copy)
-    assert refused.status_code == 400 and "nearly the same text" in refused.text
+    assert refused.status_code == 400 and "presque identique" in refused.text
     own = {**copy, "text": "Je vis à Lille et ces mesures comptent pour mon quartier. Soutenez-les vendredi !"}
     assert client.post(f"/c/{campaign.slug}/pledge", data=own).status_code == 302
     sandbox.state.knobs.bluesky_existing_domains = ["bsky.social"]  # the targets' handles exist there

@@ -146,7 +146,7 @@
   var root = document.getElementById("wave-live");
   if (!root || root.dataset.live !== "yes") { return; }
   function fill(scope, data) {
-    scope.querySelectorAll("[data-key]").forEach(function (cell) {
+    scope.querySelectorAll("[data-key]:not(time)").forEach(function (cell) {
       var value = data[cell.dataset.key];
       if (value !== undefined && String(value) !== cell.textContent) { cell.textContent = value; }
     });
@@ -157,7 +157,7 @@
       .then(function (data) {
         if (!data) { return; }
         fill(root.querySelector(".stats"), data);
-        root.querySelector("[data-key=updated_at]").textContent = data.updated_at;
+        root.querySelector("[data-key=updated_at]").textContent = data.updated_at.slice(11, 19);
         (data.targets || []).forEach(function (t) {
           var row = root.querySelector("tr[data-target='" + t.recipient_id + "']");
           if (row) { fill(row, t); }
