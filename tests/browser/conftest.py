@@ -29,7 +29,12 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(live_app: tuple[Any, str]) -> str:
+    return live_app[1]
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     """The app as `make run` serves it: the demo, the sandbox at /sandbox, the scheduler and delivery threads."""
     instance = tmp_path_factory.mktemp("live")
     app = create_app(
@@ -50,7 +55,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     scheduler = start_embedded(app)
-    yield url
+    yield app, url
     stop_embedded(app, scheduler)
     server.shutdown()
     thread.join(timeout=5)
