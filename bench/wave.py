@@ -234,7 +234,11 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
             for n in range(2):
                 workers.append(
                     subprocess.Popen(  # noqa: S603
-                        [*command, "-n", f"bench{n}@%h"], cwd=ROOT, env=dict(os.environ), stderr=subprocess.DEVNULL
+                        [*command, "-n", f"bench{n}@%h"],
+                        cwd=ROOT,
+                        env=dict(os.environ),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
                     )
                 )
             time.sleep(3)  # the workers' start is not the drain's
