@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from datetime import datetime
 from typing import Protocol
@@ -46,6 +47,7 @@ class ThreadDispatcher:
         self._refill = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._found_nothing_at = 0.0  # idle threads do not all read an empty outbox every second
         self._threads = [threading.Thread(target=self._loop, name=f"delivery-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
             thread.start()
@@ -61,6 +63,7 @@ class ThreadDispatcher:
 
     def drain_due(self, now: datetime) -> int:
         """Wake the threads: they take what is due themselves."""
+        self._found_nothing_at = 0.0
         self._wake.set()
         return len(self._ready)
 
@@ -71,6 +74,8 @@ class ThreadDispatcher:
                 if delivery_id not in self._in_flight:
                     self._in_flight.add(delivery_id)
                     return delivery_id
+        if time.monotonic() - self._found_nothing_at < IDLE_SECONDS:
+            return None
         if not self._refill.acquire(blocking=False):  # another thread is reading the outbox
             return None
         try:
@@ -86,6 +91,7 @@ class ThreadDispatcher:
         if ids:
             self._wake.set()
             return self._next()
+        self._found_nothing_at = time.monotonic()
         return None
 
     def _loop(self) -> None:
