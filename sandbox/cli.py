@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from sandbox import Knobs, State, create_sandbox
+from sandbox.smtp import SmtpSink
 
 sandbox_cli = AppGroup("sandbox", help="Local stand-ins for X, Mastodon and Bluesky.")
 
@@ -23,8 +24,12 @@ sandbox_cli = AppGroup("sandbox", help="Local stand-ins for X, Mastodon and Blue
     type=float,
     help="Share of posts stored but answered too late for the client.",
 )
-def serve(host: str, port: int, latency_ms: int, error_rate: float, timeout_rate: float) -> None:
-    """Serve the sandbox; point the app at it with SANDBOX_URL=http://HOST:PORT."""
+@click.option("--smtp-port", default=8025, show_default=True, type=int, help="The SMTP sink's port; 0: no sink.")
+def serve(host: str, port: int, latency_ms: int, error_rate: float, timeout_rate: float, smtp_port: int) -> None:
+    """Serve the sandbox (and its SMTP sink); point the app at them with SANDBOX_URL and SMTP_HOST/SMTP_PORT."""
     state = State(knobs=Knobs(latency_ms=latency_ms, error_rate=error_rate, timeout_rate=timeout_rate))
+    if smtp_port:
+        SmtpSink(state, host=host, port=smtp_port).start()
+        click.echo(f"SMTP sink on {host}:{smtp_port} (the mailbox at /#mailbox)")
     click.echo(f"Sandbox networks on http://{host}:{port} (posts listed at /; knobs at /__sandbox__/config)")
     run_simple(host, port, create_sandbox(state), threaded=True)

@@ -37,10 +37,16 @@ def mail(number: int) -> Response | str:
 
 @bp.route("/__sandbox__/mail")
 def mails() -> Response:
-    to = request.args.get("to")
+    """The mailbox as JSON; `?brief=1` leaves out what needs each message parsed (subject, text)."""
+    to, brief = request.args.get("to"), request.args.get("brief") == "1"
+    sandbox = state()
     return json_error(
         200,
-        [{"message_id": m.message_id, "to": m.to, "subject": m.subject, "text": m.text} for m in state().mailbox(to)],
+        [
+            {"message_id": m.message_id, "to": m.to, "transmissions": sandbox.transmissions[m.message_id]}
+            | ({} if brief else {"subject": m.subject, "text": m.text})
+            for m in sandbox.mailbox(to)
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,9 +20,10 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import func, insert, select, update
 
@@ -33,8 +35,6 @@ from campaign.waves import schedule_wave, wave_target_ids
 from channels import Network
 from database import utcnow
 from extensions import db
-from sandbox.server import SandboxServer
-from sandbox.smtp import SmtpSink
 from scheduler import outbox
 from scheduler.celery import CeleryDispatcher
 from scheduler.models import Delivery, DeliveryState
@@ -52,29 +52,59 @@ REMINDERS = 10_000
 WORDS = "emploi quartier école santé logement transport climat culture sport jeunesse commerce".split()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def settings(
-    postgres_url: str, redis_url: str, clean_sandbox: SandboxServer, tmp_path: Path
-) -> Iterator[dict[str, str]]:
-    with SmtpSink(clean_sandbox.state) as sink:
-        yield {
-            "DATABASE_URL": postgres_url,
-            "DISPATCH": "celery",
-            "CELERY_BROKER_URL": redis_url,
-            "CELERY_QUEUE": f"porte-voix-test-{uuid.uuid4().hex[:8]}",
-            "SANDBOX_URL": clean_sandbox.url,
-            "SMTP_HOST": sink.host,
-            "SMTP_PORT": str(sink.port),
-            "SECRET_KEY": "test-secret",
-            "TOKEN_KEYS": TEST_TOKEN_KEY,
-            "NETWORK_TIMEOUT": "1.0",
-            "OUTBOX_BACKOFF_SECONDS": "0.3",
-            "OUTBOX_STALE_SECONDS": "4",
-            "OUTBOX_REDISPATCH_SECONDS": "15",
-            "PUBLIC_URL": "http://127.0.0.1:5000",
-            "INSTANCE_PATH": str(tmp_path),
-            "LOG_LEVEL": "WARNING",
-        }
+def sandbox_process(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The sandbox networks and SMTP sink in a process of their own (`flask sandbox serve`), as the
+    networks would be: their threads do not share the test's interpreter lock.
+    """
+    port, smtp_port = free_port(), free_port()
+    command = [sys.executable, "-m", "flask", "--app", "app", "sandbox", "serve", "--port", str(port)]
+    command += ["--smtp-port", str(smtp_port)]
+    with (tmp_path / "sandbox.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(f"{url}/__sandbox__/config", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield url, smtp_port
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def knobs(url: str, **values: Any) -> None:
+    requests.post(f"{url}/__sandbox__/config", json=values, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def settings(postgres_url: str, redis_url: str, sandbox_process: tuple[str, int], tmp_path: Path) -> dict[str, str]:
+    sandbox_url, smtp_port = sandbox_process
+    return {
+        "DATABASE_URL": postgres_url,
+        "DISPATCH": "celery",
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_QUEUE": f"porte-voix-test-{uuid.uuid4().hex[:8]}",
+        "SANDBOX_URL": sandbox_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SECRET_KEY": "test-secret",
+        "TOKEN_KEYS": TEST_TOKEN_KEY,
+        "NETWORK_TIMEOUT": "1.0",
+        "OUTBOX_BACKOFF_SECONDS": "0.3",
+        "OUTBOX_STALE_SECONDS": "4",
+        "OUTBOX_REDISPATCH_SECONDS": "15",
+        "PUBLIC_URL": "http://127.0.0.1:5000",
+        "INSTANCE_PATH": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture
@@ -100,7 +130,7 @@ def start_worker(settings: dict[str, str], name: str, log: BinaryIO) -> subproce
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
 
 
-def seed(app: Flask, sandbox: SandboxServer) -> int:
+def seed(app: Flask, sandbox_url: str) -> int:
     """A live campaign, a wave over 40 targets, 2,000 pledges from 100 accounts, 10,000 subscribers."""
     rng = random.Random(7)  # noqa: S311
     with app.app_context():
@@ -138,7 +168,7 @@ def seed(app: Flask, sandbox: SandboxServer) -> int:
             supporter = services.get_or_create_supporter(None, language="fr")
             accounts.append(connect_sandbox_account(supporter, network, f"soutien{n}"))
         db.session.commit()
-        sandbox.state.knobs.bluesky_existing_domains = ["bsky.social"]  # the targets' handles (after connecting)
+        knobs(sandbox_url, bluesky_existing_domains=["bsky.social"])  # the targets' handles (after connecting)
         targets = wave_target_ids(wave)
         for n, account in enumerate(accounts):
             for k in range(PLEDGES_PER_ACCOUNT):
@@ -188,13 +218,11 @@ def tick(app: Flask, dispatcher: CeleryDispatcher) -> None:
 
 
 def test_a_wave_in_distributed_mode_survives_faults_and_a_killed_worker(
-    app: Flask, settings: dict[str, str], clean_sandbox: SandboxServer, tmp_path: Path
+    app: Flask, settings: dict[str, str], tmp_path: Path
 ) -> None:
-    sandbox = clean_sandbox
-    wave_id = seed(app, sandbox)
-    knobs = sandbox.state.knobs
-    knobs.error_rate, knobs.timeout_rate, knobs.timeout_seconds = 0.10, 0.02, 1.3
-    knobs.burst_429, knobs.burst_reset_seconds = 40, 2
+    sandbox_url = settings["SANDBOX_URL"]
+    wave_id = seed(app, sandbox_url)
+    knobs(sandbox_url, error_rate=0.10, timeout_rate=0.02, timeout_seconds=1.3, burst_429=40, burst_reset_seconds=2)
     logs_out = [(tmp_path / f"worker{n}.log").open("wb") for n in (1, 2)]
     workers = [start_worker(settings, f"w{n}", log) for n, log in zip((1, 2), logs_out, strict=True)]
     dispatcher = CeleryDispatcher(app)
@@ -212,7 +240,7 @@ def test_a_wave_in_distributed_mode_survives_faults_and_a_killed_worker(
             if not killed and done >= (REMINDERS + ACCOUNTS * PLEDGES_PER_ACCOUNT) // 2:
                 workers[0].send_signal(signal.SIGKILL)  # mid-flight: its claimed rows and prefetched messages are lost
                 workers[0].wait(timeout=10)
-                knobs.burst_429 = 40  # and a second burst while the other worker catches up
+                knobs(sandbox_url, burst_429=40)  # and a second burst while the other worker catches up
                 killed = True
             if killed and pending == 0 and done >= REMINDERS + ACCOUNTS * PLEDGES_PER_ACCOUNT:
                 break
@@ -240,13 +268,15 @@ def test_a_wave_in_distributed_mode_survives_faults_and_a_killed_worker(
         failed = [d.error for d in deliveries if d.state is DeliveryState.FAILED]
         assert wave_id
     # each pledged post reached its network once (Mastodon's idempotency key, our Bluesky record key)
-    on_networks = Counter(p.text for p in sandbox.state.posts() if not p.deleted)
+    posts = requests.get(f"{sandbox_url}/__sandbox__/posts", timeout=30).json()
+    on_networks = Counter(p["text"] for p in posts if not p["deleted"])
     assert on_networks == posted_texts
     assert len(posted_texts) >= ACCOUNTS * PLEDGES_PER_ACCOUNT - len(failed)
     # each reminder is in the mailbox once; a copy that crossed the wire twice (its answer lost) is one Message-ID
-    mailbox = Counter(mail.message_id for mail in sandbox.state.mailbox())
+    mails = requests.get(f"{sandbox_url}/__sandbox__/mail?brief=1", timeout=60).json()
+    mailbox = Counter(mail["message_id"] for mail in mails)
     assert all(count == 1 for count in mailbox.values())
     assert {key.split("@")[0].strip("<") for key in mailbox if key.startswith("<reminder-")} == reminder_keys
-    duplicates = sum(count - 1 for count in sandbox.state.transmissions.values())
+    duplicates = sum(mail["transmissions"] - 1 for mail in mails)
     assert duplicates <= retried  # only a retry after a lost answer sends a copy again
     print(f"\n{len(posted_texts)} posts, {len(reminder_keys)} reminders, {len(failed)} failed, {retried} retried")
