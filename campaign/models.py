@@ -139,10 +139,6 @@ class Wave(Model):
     def enabled_networks(self) -> list[Network]:
         return [network for network in Network if network.value in (self.networks or [])]
 
-    @property
-    def is_live(self) -> bool:
-        return self.status is WaveStatus.OPEN
-
 
 class WaveTarget(Model):
     """A target of a wave, in the order reminders assign them."""

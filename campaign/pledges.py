@@ -28,13 +28,13 @@ from scheduler.outbox import enqueue
 from supporters.models import (
     PLEDGE_NETWORKS,
     AccountState,
-    Consent,
     ConsentKind,
     Pledge,
     PledgeState,
     SocialAccount,
 )
 from supporters.posting import deliver_post, length_problem
+from supporters.services import log_consent
 
 logger = logging.getLogger(__name__)
 PLEDGE = "pledge"  # the outbox kind
@@ -122,35 +122,11 @@ def make_pledge(
         created_at=now,
     )
     db.session.add(pledge)
-    db.session.add(
-        Consent(
-            supporter_id=account.supporter_id,
-            account_id=account.id,
-            network=account.network,
-            handle=account.handle,
-            kind=ConsentKind.PLEDGE,
-            text=text,
-            created_at=now,
-        )
-    )
+    log_consent(account, ConsentKind.PLEDGE, text=text, now=now)
     db.session.flush()
     if wave.status is WaveStatus.OPEN:
         schedule_releases(wave, now)
     return pledge
-
-
-def withdraw(pledge: Pledge) -> bool:
-    """The supporter takes a pledge back before its release; False when it is released already."""
-    return bool(
-        changed(
-            db.session.execute(
-                update(Pledge)
-                .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
-                .values(state=PledgeState.CANCELLED, reason="withdrawn by its supporter")
-                .execution_options(synchronize_session=False)
-            )
-        )
-    )
 
 
 def schedule_releases(wave: Wave, now: datetime, rng: random.Random | None = None) -> int:

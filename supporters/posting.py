@@ -16,13 +16,12 @@ from sqlalchemy import or_, select
 from channels import Network, bluesky, check_length, mastodon, x
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind, rate_limited
-from database import utcnow
 from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
-from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
+from supporters.models import AccountState, ConsentKind, SocialAccount
 from supporters.networks import endpoint
-from supporters.services import credentials, note_rate
+from supporters.services import credentials, log_consent, note_rate
 
 logger = logging.getLogger(__name__)
 KIND = "post"
@@ -61,17 +60,7 @@ def queue_post(account: SocialAccount, text: str, *, language: str = "", now: da
         language=language,
         now=now,
     )
-    db.session.add(
-        Consent(
-            supporter_id=account.supporter_id,
-            account_id=account.id,
-            network=account.network,
-            handle=account.handle,
-            kind=ConsentKind.POST,
-            text=text,
-            created_at=now or utcnow(),
-        )
-    )
+    log_consent(account, ConsentKind.POST, text=text, now=now)
     db.session.flush()
     return delivery
 

@@ -240,6 +240,21 @@ def _revoke(account: SocialAccount) -> None:
         bluesky.delete_session(ep, bluesky.Session(**secrets))
 
 
+def log_consent(account: SocialAccount, kind: ConsentKind, *, text: str = "", now: datetime | None = None) -> None:
+    """Record what the supporter allowed through this account (the exact text, for a post or a pledge)."""
+    db.session.add(
+        Consent(
+            supporter_id=account.supporter_id,
+            account_id=account.id,
+            network=account.network,
+            handle=account.handle,
+            kind=kind,
+            text=text,
+            created_at=now or utcnow(),
+        )
+    )
+
+
 def consents_of(supporter_id: int) -> list[Consent]:
     return list(
         db.session.scalars(
