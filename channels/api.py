@@ -46,6 +46,17 @@ class PublicPost:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A reply to one of our posts, as the network shows it publicly."""
+
+    remote_id: str
+    author: str  # the replying account's handle (`handle` on Bluesky, `user@instance` on Mastodon)
+    text: str
+    url: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Tokens:
     """An OAuth grant: the access token, and the refresh token when the network rotates them."""
 

@@ -19,7 +19,7 @@ import regex
 import requests
 
 from channels import LengthCheck, Network, unwrap_handle
-from channels.api import PostMetrics, PostResult, Profile, PublicPost
+from channels.api import PostMetrics, PostResult, Profile, PublicPost, Reply
 from channels.errors import ChannelError, ErrorKind, epoch, rate_limited, rate_state, server_error, transport_error
 from channels.http import Endpoint
 
@@ -365,3 +365,30 @@ def recent_posts(endpoint: Endpoint, handle: str, *, limit: int = 30) -> list[Pu
             )
         )
     return posts
+
+
+def at_uri(did: str, remote_id: str) -> str:
+    """The at:// URI of one of our posts (we keep its record key)."""
+    return remote_id if remote_id.startswith("at://") else f"at://{did}/{POST}/{remote_id}"
+
+
+def replies(endpoint: Endpoint, uri: str) -> list[Reply]:
+    """The direct replies to a post, read from the public AppView (no session needed)."""
+    body = _ok(_xrpc(endpoint, "GET", APPVIEW, "app.bsky.feed.getPostThread", params={"uri": uri, "depth": 1}))
+    found = []
+    for item in (body.get("thread") or {}).get("replies") or []:
+        post_view = item.get("post") or {}
+        author = str((post_view.get("author") or {}).get("handle", ""))
+        record = post_view.get("record") or {}
+        rkey = str(post_view.get("uri", "")).rsplit("/", 1)[-1]
+        created = record.get("createdAt")
+        found.append(
+            Reply(
+                str(post_view.get("uri", "")),
+                author,
+                str(record.get("text", "")),
+                post_url(endpoint, author, rkey) if author and rkey else "",
+                datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+            )
+        )
+    return found

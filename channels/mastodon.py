@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -15,7 +16,7 @@ import regex
 import requests
 
 from channels import LengthCheck, Network
-from channels.api import PostMetrics, PostResult, Profile, PublicPost
+from channels.api import PostMetrics, PostResult, Profile, PublicPost, Reply
 from channels.errors import ChannelError, ErrorKind, iso, rate_limited, rate_state, server_error, transport_error
 from channels.http import Endpoint
 
@@ -268,6 +269,28 @@ def metrics(endpoint: Endpoint, instance: str, token: str, ids: list[str]) -> li
                 body.get("reblogs_count", 0),
                 body.get("replies_count", 0),
                 body.get("quotes_count", 0),
+            )
+        )
+    return found
+
+
+def replies(endpoint: Endpoint, instance: str, token: str, status_id: str) -> list[Reply]:
+    """The direct replies to one of our statuses, as our supporter's instance sees them."""
+    response = _request(endpoint, "GET", instance, f"/api/v1/statuses/{status_id}/context", headers=_auth(token))
+    body = _ok(response, instance)
+    found = []
+    for status in body.get("descendants") or []:
+        if str(status.get("in_reply_to_id", "")) != str(status_id):
+            continue
+        acct = str((status.get("account") or {}).get("acct", ""))
+        created = status.get("created_at")
+        found.append(
+            Reply(
+                str(status.get("url") or status.get("id")),
+                acct if "@" in acct else f"{acct}@{instance}",
+                plain_text(str(status.get("content", ""))),
+                str(status.get("url", "")),
+                datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
             )
         )
     return found

@@ -332,6 +332,32 @@ def get_posts() -> Response:
     return json_error(200, {"posts": [_post_view(records[u]) for u in uris if u in records]})
 
 
+@bp.route("/xrpc/app.bsky.feed.getPostThread")
+@api(_unavailable)
+def get_post_thread() -> Response:
+    """A post and its direct replies, from the public AppView."""
+    uri = request.args.get("uri", "")
+    record = next((r for r in state().table("bluesky", "records").values() if r["uri"] == uri), None)
+    if record is None:
+        return _error(400, "NotFound", f"Post not found: {uri}")
+    replies = []
+    for reply in record.get("_thread", []):
+        reply_uri = f"at://did:plc:{reply['author'].replace('.', '')[:24]}/app.bsky.feed.post/{reply['id']}"
+        replies.append(
+            {
+                "$type": "app.bsky.feed.defs#threadViewPost",
+                "post": {
+                    "uri": reply_uri,
+                    "author": {"handle": reply["author"]},
+                    "record": {"text": reply["text"], "createdAt": reply["at"].isoformat()},
+                    "indexedAt": reply["at"].isoformat(),
+                },
+            }
+        )
+    view = {"$type": "app.bsky.feed.defs#threadViewPost", "post": _post_view(record), "replies": replies}
+    return json_error(200, {"thread": view})
+
+
 @bp.route("/xrpc/app.bsky.feed.getAuthorFeed")
 @api(_unavailable)
 def get_author_feed() -> Response:

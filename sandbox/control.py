@@ -95,6 +95,25 @@ def clock() -> Response:
     return json_error(200, {"now": state().clock.time()})
 
 
+@bp.route("/__sandbox__/engage", methods=["POST"])
+def engage() -> Response:
+    """Play the public: set a post's likes, reposts and quotes, and add replies (`{"author", "text"}`).
+
+    `{"network": "bluesky", "remote_id": "<rkey or id>", "likes": 3, "replies": [{"author": "…", "text": "…"}]}`
+    """
+    values: Any = request.get_json(silent=True)
+    if not isinstance(values, dict) or values.get("network") not in ("x", "bluesky", "mastodon"):
+        return json_error(400, {"error": "send a JSON object with network (x, bluesky or mastodon) and remote_id"})
+    replies = values.get("replies") or []
+    if not isinstance(replies, list) or not all(isinstance(r, dict) and r.get("author") for r in replies):
+        return json_error(400, {"error": "replies is a list of objects with an author and a text"})
+    counts = {k: values[k] for k in ("likes", "reposts", "quotes") if isinstance(values.get(k), int)}
+    found = state().engage(values["network"], str(values.get("remote_id", "")), counts, replies)
+    if not found:
+        return json_error(404, {"error": "no such post"})
+    return json_error(200, {"ok": True})
+
+
 @bp.route("/__sandbox__/reset", methods=["POST"])
 def reset() -> Response:
     state().reset()

@@ -321,6 +321,29 @@ def get_status(instance: str, status_id: str) -> Response:
     return json_error(200, _status_json(status))
 
 
+@bp.route("/api/v1/statuses/<status_id>/context")
+@api(_unavailable)
+def status_context(instance: str, status_id: str) -> Response:
+    """The replies to a status (its descendants), as their authors' instances federated them."""
+    status = state().table("mastodon", "statuses").get(status_id)
+    if status is None or not status["url"].startswith(f"https://{instance}/"):
+        return json_error(404, {"error": "Record not found"})
+    descendants = []
+    for reply in status.get("_thread", []):
+        user, _, host = reply["author"].partition("@")
+        descendants.append(
+            {
+                "id": reply["id"],
+                "in_reply_to_id": status_id,
+                "created_at": _iso(reply["at"].timestamp()),
+                "url": f"https://{host or instance}/@{user}/{reply['id']}",
+                "content": "<p>" + escape(reply["text"]) + "</p>",
+                "account": {"acct": reply["author"], "username": user},
+            }
+        )
+    return json_error(200, {"ancestors": [], "descendants": descendants})
+
+
 @bp.route("/api/v1/accounts/lookup")
 @api(_unavailable)
 def lookup(instance: str) -> Response:

@@ -125,6 +125,11 @@ class Posted:
     deleted: bool = False
 
 
+MASTODON_COUNTS = {"likes": "favourites_count", "reposts": "reblogs_count", "quotes": "quotes_count"} | {
+    "replies": "replies_count"
+}
+
+
 class State:
     def __init__(self, clock: Clock | None = None, knobs: Knobs | None = None) -> None:
         self.clock = clock or Clock()
@@ -187,6 +192,36 @@ class State:
     def record(self, post: Posted) -> None:
         with self.lock:
             self.posted.append(post)
+
+    def engage(self, network: str, remote_id: str, counts: dict[str, int], replies: list[dict[str, str]]) -> bool:
+        """Set a post's counts and add replies to it (`POST /__sandbox__/engage`); False when there is no such post.
+
+        The networks name their counts differently; each network's module reads them from here.
+        """
+        with self.lock:
+            post = self._find(network, remote_id)
+            if post is None:
+                return False
+            names = (
+                MASTODON_COUNTS if network == "mastodon" else {k: k for k in ("likes", "reposts", "quotes", "replies")}
+            )
+            post.update({names[name]: value for name, value in counts.items()})
+            thread = post.setdefault("_thread", [])
+            for reply in replies:
+                author, text = reply["author"].lstrip("@"), reply.get("text", "")
+                thread.append({"id": str(self.next_id()), "author": author, "text": text, "at": self.clock.now()})
+            post[names["replies"]] = post.get(names["replies"], 0) + len(replies)
+            return True
+
+    def _find(self, network: str, remote_id: str) -> dict[str, Any] | None:
+        if network == "bluesky":
+            rkey = remote_id.rsplit("/", 1)[-1]
+            return next((r for (_, key), r in self.table("bluesky", "records").items() if key == rkey), None)
+        if network == "mastodon":
+            status: dict[str, Any] | None = self.table("mastodon", "statuses").get(remote_id)
+            return status
+        found: dict[str, Any] | None = self.table("x", "posts").get(remote_id)
+        return found
 
     def deliver(self, mail: Mail) -> None:
         """File an accepted e-mail; a second copy of one Message-ID is counted, not shown twice (as mail readers do)."""
