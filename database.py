@@ -95,3 +95,33 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def changed(result: object) -> int:
     """How many rows an UPDATE or DELETE changed (a CursorResult's rowcount; 0 when the driver did not say)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def upsert(
+    session: Any,
+    model: Any,
+    keys: dict[str, Any],
+    *,
+    values: dict[str, Any] | None = None,
+    increments: dict[str, int] | None = None,
+    sets: dict[str, Any] | None = None,
+) -> None:
+    """Insert the row named by `keys`, or add `increments` to the one already there (and apply `sets`).
+
+    One statement (`INSERT … ON CONFLICT DO UPDATE`, SQLite and PostgreSQL alike), so concurrent
+    writers each add their own: no read-modify-write race. Without increments or sets, an existing
+    row is left as it is.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    increments = increments or {}
+    dialect = session.get_bind().dialect.name
+    build = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    statement = build(model).values(**keys, **(values or {}), **increments)
+    table = model.__table__
+    updates = {name: table.c[name] + amount for name, amount in increments.items()} | (sets or {})
+    if updates:
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(statement)

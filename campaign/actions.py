@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from campaign.models import Action, ActionMode, Campaign, CampaignTarget
+from campaign.tallies import count_action
 from channels import Network
 from database import utcnow
 from extensions import db
@@ -51,6 +52,7 @@ def record_action(
         .values(action_count=CampaignTarget.action_count + 1, last_variant_id=variant_id, last_action_at=now)
     )
     db.session.flush()
+    count_action(action)
     return action
 
 

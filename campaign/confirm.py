@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from campaign.models import Action, ActionMode
+from campaign.tallies import count_confirmed
 from channels import Network, bluesky, mastodon
 from channels.api import PublicPost
 from channels.errors import ChannelError
@@ -90,6 +91,7 @@ def confirm_link_posts(now: datetime) -> int:
                 recent = post.created_at is None or post.created_at >= action.created_at - timedelta(minutes=1)
                 if post.remote_id not in taken and recent and matches(action.text, post.text):
                     action.confirmed_at, action.confirmed_url = now, post.url
+                    count_confirmed(action)
                     taken.add(post.remote_id)
                     confirmed += 1
                     break

@@ -18,6 +18,7 @@ from campaign.confirm import CONFIRMABLE
 from campaign.forms import ConfirmForm
 from campaign.models import Action, ActionMode, Campaign, CampaignStatus, CampaignTarget, Message, Variant
 from campaign.rendering import RenderError
+from campaign.tallies import count_visit
 from campaign.targets import active_variants, campaign_text, next_variant, pick_target, target_context
 from campaign.visit import Visit, visitor_id
 from campaign.wave_forms import SubscribeForm
@@ -182,8 +183,12 @@ def campaign_page(slug: str) -> str:
     accounts = accounts_of(current_supporter_id())
     networks = offer.wave.enabled_networks if offer else campaign.enabled_networks
     options = _send_options(campaign, target, variant, accounts, networks) if target and variant else []
-    if target is not None:
-        visit.show(target.recipient_id)
+    shown = visit.show(target.recipient_id) if target is not None else False
+    if visit.is_new or shown:
+        count_visit(campaign.id, offer.wave.id if offer else None, utcnow(), visit=visit.is_new, shown=shown)
+        db.session.commit()
+    if visit.is_new and target is None:
+        visit.touch()  # so that a reload is not a second visit
     return render_template(
         "campaign/page.html",
         campaign=campaign,

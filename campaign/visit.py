@@ -28,6 +28,7 @@ class Visit:
         self._key = str(campaign_id)
         visits: dict[str, Any] = session.get("visits") or {}
         self._data: dict[str, Any] = dict(visits.get(self._key) or {})
+        self.is_new = not self._data  # the first page of this campaign in this browser (for the funnel)
 
     @property
     def current(self) -> int | None:
@@ -41,8 +42,17 @@ class Visit:
     def has_sent(self, recipient_id: int, network: str) -> bool:
         return f"{recipient_id}:{network}" in self._data.get("sent", [])
 
-    def show(self, recipient_id: int) -> None:
+    def show(self, recipient_id: int) -> bool:
+        """Remember the target shown; True when it was not already the one on show (a reload is not)."""
+        if self.current == recipient_id and not self.is_new:
+            return False
         self._data["cur"] = recipient_id
+        self._save()
+        return True
+
+    def touch(self) -> None:
+        """Keep the visit even though nothing was shown (the campaign had no target to offer)."""
+        self._data.setdefault("cur", None)
         self._save()
 
     def skip(self) -> None:

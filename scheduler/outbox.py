@@ -34,6 +34,7 @@ STALE_SECONDS = 120  # a SENDING row older than this lost its worker (OUTBOX_STA
 REDISPATCH_SECONDS = 60  # a row handed to a queue and still unclaimed this long lost its message (OUTBOX_…)
 
 Handler = Callable[[Delivery, datetime], PostResult]  # the row and the worker's clock
+Listener = Callable[[Delivery, datetime], None]  # told of a row just recorded as posted, in that transaction
 
 
 class Outbox:
@@ -41,14 +42,23 @@ class Outbox:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._on_posted: dict[str, Listener] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, on_posted: Listener | None = None) -> None:
+        """`on_posted` runs in the transaction that records the row as posted, exactly once per row."""
         if kind in self._handlers:
             raise ValueError(f"a handler for {kind!r} is registered already")
         self._handlers[kind] = handler
+        if on_posted is not None:
+            self._on_posted[kind] = on_posted
 
     def handler(self, kind: str) -> Handler:
         return self._handlers[kind]
+
+    def posted(self, delivery: Delivery, now: datetime) -> None:
+        listener = self._on_posted.get(delivery.kind)
+        if listener is not None:
+            listener(delivery, now)
 
 
 def enqueue(
@@ -165,10 +175,13 @@ def process(delivery_id: int, outbox: Outbox, *, now: datetime | None = None) ->
         .values(**outcome, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()  # with what the handler changed (the account's rate budget)
     if not changed(recorded):
+        db.session.commit()  # what the handler changed (the account's rate budget) still stands
         logger.warning("delivery %s: taken over by another worker before this one recorded it", delivery_id)
         return None
+    if outcome["state"] is DeliveryState.POSTED:
+        outbox.posted(delivery, now)  # the claim makes this once per row: only one worker records it
+    db.session.commit()  # with what the handler changed (the account's rate budget)
     return DeliveryState(outcome["state"])
 
 

@@ -115,6 +115,7 @@ class Subscription(Model):
     unsubscribed_at: Mapped[datetime | None]
     bounced_at: Mapped[datetime | None]
     bounce_reason: Mapped[str] = mapped_column(Text, default="")
+    shared_at: Mapped[datetime | None]  # agreed that the organisers may have the address (valid once confirmed)
 
 
 class Reminder(Model):

@@ -1,0 +1,303 @@
+"""Exact running counts of what supporters do, kept in step with `Action` rows in the same transactions.
+
+Analytics read these instead of the actions themselves: a campaign's dashboard then reads a few
+hundred hourly rows where it would scan a million actions. Every count moves in the transaction that
+makes the fact it counts (an action recorded, its post delivered, its compose-link post confirmed,
+a visit), and `rebuild` computes the same numbers from the facts: a test keeps the two equal.
+
+`wave_id` 0 stands for "outside any wave" in `ActionTally` and `VisitTally`, and for "the whole
+campaign" in the per-target and per-supporter tallies (which count a wave's actions twice: once in
+the wave, once in the campaign).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, String, case, delete, func, insert, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign.models import Action, ActionMode
+from channels import Network
+from database import upsert
+from extensions import Model, db
+from scheduler.models import Delivery, DeliveryState
+
+CAMPAIGN_WIDE = 0
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class ActionTally(Model):
+    """Actions and confirmed posts by campaign, wave, hour, network, mode and message variant."""
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    network: Mapped[Network] = mapped_column(primary_key=True)
+    mode: Mapped[ActionMode] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    actions: Mapped[int] = mapped_column(default=0)
+    confirmed: Mapped[int] = mapped_column(default=0)  # posted through the API, or found on a public timeline
+
+
+class VisitTally(Model):
+    """Supporter page visits (one per browser and campaign) and targets shown, by hour."""
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    visits: Mapped[int] = mapped_column(default=0)
+    shown: Mapped[int] = mapped_column(default=0)
+
+
+class TargetTally(Model):
+    """Messages to one target, in a campaign (wave 0) or in one wave."""
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"), primary_key=True, index=True)
+    actions: Mapped[int] = mapped_column(default=0)
+    confirmed: Mapped[int] = mapped_column(default=0)
+
+
+class SupporterTally(Model):
+    """One supporter (an anonymous browser id) in a campaign (wave 0) or a wave: when they first and last
+    acted, on how many days, how many times. Counting rows counts people, not clicks.
+    """
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    visitor_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_at: Mapped[datetime]
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(default=1)
+    actions: Mapped[int] = mapped_column(default=1)
+
+
+class ReachTally(Model):
+    """An account that posted for a campaign (wave 0) or a wave: reach sums their followers, each once."""
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    account_id: Mapped[int] = mapped_column(ForeignKey("social_account.id", ondelete="CASCADE"), primary_key=True)
+
+
+class PostMetric(Model):
+    """A post we know (delivered through a connected account) and its latest engagement counts."""
+
+    __table_args__ = (Index("ix_post_metric_campaign_wave", "campaign_id", "wave_id"),)
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    wave_id: Mapped[int] = mapped_column(default=0)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"))
+    network: Mapped[Network]
+    posted_at: Mapped[datetime]
+    likes: Mapped[int] = mapped_column(default=0)
+    reposts: Mapped[int] = mapped_column(default=0)
+    replies: Mapped[int] = mapped_column(default=0)
+    quotes: Mapped[int] = mapped_column(default=0)
+    fetched_at: Mapped[datetime | None]
+    next_fetch_at: Mapped[datetime] = mapped_column(index=True)
+    error: Mapped[str] = mapped_column(String(300), default="")  # why the last refresh failed, in plain words
+
+
+def _waves(wave_id: int | None) -> list[int]:
+    return [CAMPAIGN_WIDE, wave_id] if wave_id else [CAMPAIGN_WIDE]
+
+
+def count_action(action: Action) -> None:
+    """Count a new action everywhere it counts. Flushes nothing: the caller's transaction carries it."""
+    wave = action.wave_id or 0
+    upsert(
+        db.session,
+        ActionTally,
+        {
+            "campaign_id": action.campaign_id,
+            "wave_id": wave,
+            "hour": hour_of(action.created_at),
+            "network": action.network,
+            "mode": action.mode,
+            "variant_id": action.variant_id or 0,
+        },
+        increments={"actions": 1},
+    )
+    day = action.created_at.date()
+    for wave_id in _waves(action.wave_id):
+        keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
+        upsert(db.session, TargetTally, {**keys, "recipient_id": action.recipient_id}, increments={"actions": 1})
+        table = SupporterTally.__table__
+        upsert(
+            db.session,
+            SupporterTally,
+            {**keys, "visitor_id": action.visitor_id},
+            values={"first_at": action.created_at, "first_day": day, "last_day": day, "days": 1},
+            increments={"actions": 1},
+            sets={
+                "days": table.c.days + case((table.c.last_day < day, 1), else_=0),
+                "last_day": case((table.c.last_day < day, day), else_=table.c.last_day),
+            },
+        )
+
+
+def count_confirmed(
+    action: Action, *, account_id: int | None = None, delivery_id: int | None = None, now: datetime | None = None
+) -> None:
+    """Count an action's post as confirmed: delivered (with its account and a row for its engagement) or
+    found on a public timeline.
+    """
+    upsert(
+        db.session,
+        ActionTally,
+        {
+            "campaign_id": action.campaign_id,
+            "wave_id": action.wave_id or 0,
+            "hour": hour_of(action.created_at),
+            "network": action.network,
+            "mode": action.mode,
+            "variant_id": action.variant_id or 0,
+        },
+        increments={"confirmed": 1},
+    )
+    for wave_id in _waves(action.wave_id):
+        keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
+        upsert(db.session, TargetTally, {**keys, "recipient_id": action.recipient_id}, increments={"confirmed": 1})
+        if account_id is not None:
+            upsert(db.session, ReachTally, {**keys, "account_id": account_id})
+    if delivery_id is not None:
+        posted_at = now or action.created_at
+        upsert(
+            db.session,
+            PostMetric,
+            {"delivery_id": delivery_id},
+            values={
+                "campaign_id": action.campaign_id,
+                "wave_id": action.wave_id or 0,
+                "recipient_id": action.recipient_id,
+                "network": action.network,
+                "posted_at": posted_at,
+                "next_fetch_at": posted_at,
+            },
+        )
+
+
+def count_visit(campaign_id: int, wave_id: int | None, now: datetime, *, visit: bool, shown: bool) -> None:
+    """A supporter page view: a new visit, a target shown, or both."""
+    if not (visit or shown):
+        return
+    upsert(
+        db.session,
+        VisitTally,
+        {"campaign_id": campaign_id, "wave_id": wave_id or 0, "hour": hour_of(now)},
+        increments={"visits": int(visit), "shown": int(shown)},
+    )
+
+
+def on_delivery_posted(delivery: Delivery, now: datetime) -> None:
+    """The outbox's word that a post or pledge went out: count its action's post as confirmed."""
+    action = db.session.scalars(select(Action).where(Action.delivery_id == delivery.id)).first()
+    if action is not None:
+        count_confirmed(action, account_id=delivery.account_id, delivery_id=delivery.id, now=now)
+
+
+def rebuild(campaign_id: int) -> None:
+    """Recompute every tally of a campaign from its actions and deliveries (after a bulk load, or to check).
+
+    Visits are kept nowhere else, so `VisitTally` and the engagement rows are left as they are. Flushes.
+    """
+    for model in (ActionTally, TargetTally, SupporterTally, ReachTally):
+        db.session.execute(delete(model).where(model.campaign_id == campaign_id))
+    posted = (Delivery.state == DeliveryState.POSTED) & (Action.mode != ActionMode.LINK)
+    confirmed = func.sum(case((posted | Action.confirmed_at.is_not(None), 1), else_=0))
+    base = (
+        select()
+        .select_from(Action)
+        .outerjoin(Delivery, Delivery.id == Action.delivery_id)
+        .where(Action.campaign_id == campaign_id)
+    )
+    wave, hour, day = func.coalesce(Action.wave_id, 0), _utc_hour(), _utc_day()
+    variant = func.coalesce(Action.variant_id, 0)
+    rows = db.session.execute(
+        base.add_columns(wave, hour, Action.network, Action.mode, variant, func.count(), confirmed).group_by(
+            wave, hour, Action.network, Action.mode, variant
+        )
+    ).all()
+    _insert(
+        ActionTally,
+        [
+            {"campaign_id": campaign_id, "wave_id": w, "hour": hour_of(_aware(h)), "network": n, "mode": m}
+            | {"variant_id": v, "actions": a, "confirmed": int(c or 0)}
+            for w, h, n, m, v, a, c in rows
+        ],
+    )
+    # Once for the whole campaign (wave 0), once per wave.
+    for scope, by in ((base, []), (base.where(Action.wave_id.is_not(None)), [Action.wave_id])):
+        fill = (lambda row: (CAMPAIGN_WIDE, *row)) if not by else (lambda row: tuple(row))
+        targets = db.session.execute(
+            scope.add_columns(*by, Action.recipient_id, func.count(), confirmed).group_by(*by, Action.recipient_id)
+        ).all()
+        _insert(
+            TargetTally,
+            [
+                {"campaign_id": campaign_id, "wave_id": w, "recipient_id": r, "actions": a, "confirmed": int(c or 0)}
+                for w, r, a, c in map(fill, targets)
+            ],
+        )
+        people = db.session.execute(
+            scope.add_columns(
+                *by,
+                Action.visitor_id,
+                func.min(Action.created_at),
+                func.max(Action.created_at),
+                func.count(func.distinct(day)),
+                func.count(),
+            ).group_by(*by, Action.visitor_id)
+        ).all()
+        _insert(
+            SupporterTally,
+            [
+                {"campaign_id": campaign_id, "wave_id": w, "visitor_id": v, "first_at": _aware(first)}
+                | {"first_day": _aware(first).date(), "last_day": _aware(last).date(), "days": d, "actions": a}
+                for w, v, first, last, d, a in map(fill, people)
+            ],
+        )
+        accounts = db.session.execute(
+            scope.where(posted, Delivery.account_id.is_not(None)).add_columns(*by, Delivery.account_id).distinct()
+        ).all()
+        _insert(
+            ReachTally,
+            [{"campaign_id": campaign_id, "wave_id": w, "account_id": a} for w, a in map(fill, accounts)],
+        )
+    db.session.flush()
+
+
+def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.session.execute(insert(model), rows)
+
+
+def _utc(column: Any) -> Any:
+    """A timestamp column as UTC wall time (PostgreSQL's session zone may be another; SQLite stores UTC)."""
+    return column if db.session.get_bind().dialect.name == "sqlite" else func.timezone("UTC", column)
+
+
+def _utc_hour() -> Any:
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", Action.created_at)
+    return func.date_trunc("hour", _utc(Action.created_at))
+
+
+def _utc_day() -> Any:
+    return func.date(_utc(Action.created_at))
+
+
+def _aware(value: Any) -> datetime:
+    """A datetime read back by an aggregate (SQLite gives text, PostgreSQL a datetime) as aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
