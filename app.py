@@ -42,7 +42,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import accounts.models  # noqa: F401  (models must be known before Alembic compares metadata)
+    import analytics.models  # noqa: F401
     import campaign.models  # noqa: F401
+    import campaign.tallies  # noqa: F401
     import recipients.models  # noqa: F401
     import scheduler.models  # noqa: F401
     import supporters.models  # noqa: F401
@@ -62,6 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
+    from analytics.views import bp as analytics_bp
     from campaign import events, labels
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_posting import bp as campaign_posting_bp
@@ -88,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(optin_bp)
     app.register_blueprint(campaign_waves_bp)
     app.register_blueprint(campaign_waves_public_bp)
+    app.register_blueprint(analytics_bp)
     register_error_handlers(app)
     labels.init_app(app)
     events.init_app(app)
@@ -97,12 +101,14 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from accounts.cli import accounts_cli
+    from analytics.cli import analytics_cli
     from campaign.cli import demo_cli
     from recipients.cli import recipients_cli
     from sandbox.cli import sandbox_cli
     from scheduler.cli import scheduler_cli
 
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(analytics_cli)
     app.cli.add_command(recipients_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(sandbox_cli)
@@ -111,7 +117,8 @@ def register_commands(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
-    from campaign import pledges, reminders, wave_jobs
+    from analytics import engagement
+    from campaign import pledges, reminders, tallies, wave_jobs
     from campaign.confirm import confirm_link_posts
     from scheduler import JobRegistry
     from scheduler.jobs import tick_outbox
@@ -125,9 +132,10 @@ def register_jobs(app: Flask) -> None:
     jobs.register("waves", wave_jobs.tick_waves, every_seconds=5)
     jobs.register("reminders", wave_jobs.queue_reminders, every_seconds=5)
     jobs.register("pledges", pledges.release_due_pledges, every_seconds=2)
+    jobs.register("post_metrics", engagement.refresh_post_metrics, every_seconds=300)
     outbox = app.extensions["porte_voix_outbox"] = Outbox()
-    outbox.register(posting.KIND, posting.deliver_post)
-    outbox.register(pledges.PLEDGE, pledges.deliver_pledge)
+    outbox.register(posting.KIND, posting.deliver_post, on_posted=tallies.on_delivery_posted)
+    outbox.register(pledges.PLEDGE, pledges.deliver_pledge, on_posted=tallies.on_delivery_posted)
     outbox.register(wave_jobs.REMINDER, reminders.deliver_reminder)
     outbox.register(optin.CONFIRM, optin.deliver_confirmation)
 

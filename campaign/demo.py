@@ -7,6 +7,7 @@ No row comes from ../shared/data: the names, handles and postcodes below are inv
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,8 +15,10 @@ from sqlalchemy import select
 
 from accounts.models import Role
 from accounts.services import create_user, find_user, get_or_create_organisation
-from campaign.models import Campaign, CampaignStatus, Wave
+from campaign.actions import record_action
+from campaign.models import Campaign, CampaignStatus, CampaignTarget, Wave
 from campaign.services import change_status, save_campaign, save_message
+from campaign.tallies import count_confirmed, count_visit
 from campaign.waves import LIVE_STATES, schedule_wave
 from database import utcnow
 from extensions import db
@@ -134,8 +137,50 @@ def seed_demo() -> DemoResult:
         Subscription(campaign_id=campaign.id, email=email, state=SubscriptionState.CONFIRMED, confirmed_at=utcnow())
         for email in SUBSCRIBERS
     )
+    demo_history(campaign, utcnow())
     ensure_demo_wave(campaign, utcnow())
     return DemoResult(campaign, logins, created=True)
+
+
+def demo_history(campaign: Campaign, now: datetime, *, supporters: int = 24) -> int:
+    """Five days of invented activity, so the dashboards have something to show: visits, compose-link
+    messages to five of the six deputies (the sixth is left for coverage to point at), some confirmed.
+    Deterministic; returns the number of actions. Flushes.
+    """
+    rng = random.Random(2012)  # noqa: S311 (invented figures, not secrets)
+    targets = [
+        t
+        for t in db.session.scalars(select(CampaignTarget).where(CampaignTarget.campaign_id == campaign.id))
+        if t.recipient.external_id != "DEMO-06"
+    ]
+    variants = [v for m in campaign.messages for v in m.variants]
+    start = (now - timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
+    made = 0
+    for person in range(supporters):
+        visitor = f"demo{person:012d}"
+        days = 1 if person % 3 else 2  # a third come back another day
+        for day in range(days):
+            moment = start + timedelta(days=rng.randrange(0, 4) + day, hours=rng.randrange(7, 22))
+            count_visit(campaign.id, None, moment, visit=True, shown=True)
+            for _ in range(rng.randrange(1, 4)):
+                target = rng.choice(targets)
+                network = rng.choice([n for n in campaign.enabled_networks if n.value != "email"])
+                action = record_action(
+                    campaign,
+                    recipient_id=target.recipient_id,
+                    variant_id=rng.choice(variants).id,
+                    network=network,
+                    visitor_id=visitor,
+                    text="(démo)",
+                    now=moment + timedelta(minutes=rng.randrange(1, 50)),
+                )
+                count_visit(campaign.id, None, action.created_at, visit=False, shown=True)
+                if network.value != "x" and rng.random() < 0.4:
+                    action.confirmed_at = action.created_at + timedelta(minutes=5)
+                    count_confirmed(action)
+                made += 1
+    db.session.flush()
+    return made
 
 
 def ensure_demo_wave(campaign: Campaign, now: datetime) -> Wave | None:

@@ -56,7 +56,9 @@ def subscribe_to_waves(slug: str) -> Response | str:
     if form.validate_on_submit():
         now = utcnow()
         try:
-            subscription = subscribe(campaign.id, form.email.data or "", language=campaign.language, now=now)
+            subscription = subscribe(
+                campaign.id, form.email.data or "", language=campaign.language, now=now, share=bool(form.share.data)
+            )
         except OptInError as exc:
             form.email.errors = [str(exc)]
         else:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from campaign.forms import MultiCheckboxField
@@ -60,3 +69,4 @@ class PledgeForm(FlaskForm):
 
 class SubscribeForm(FlaskForm):
     email = EmailField(_l("Your e-mail"), validators=[DataRequired(_l("Give your e-mail address.")), Length(max=320)])
+    share = BooleanField(_l("The organisers may also write to me about this campaign (they will see my address)"))

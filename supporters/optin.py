@@ -54,9 +54,12 @@ def unsubscribe_url(subscription: Subscription) -> str:
     return mail.public_url("optin.unsubscribe", token=unsubscribe_token(subscription))
 
 
-def subscribe(campaign_id: int, email: str, *, language: str, now: datetime) -> Subscription | None:
+def subscribe(
+    campaign_id: int, email: str, *, language: str, now: datetime, share: bool = False
+) -> Subscription | None:
     """Ask to hear of the campaign's waves; queues the confirmation e-mail and returns the subscription.
 
+    `share` is the supporter's leave for the organisers to have the address; it holds once confirmed.
     Returns None when nothing needs sending (already confirmed, or asked minutes ago). Raises OptInError
     for an address that is not one. Flushes; the caller commits, then notifies the dispatcher.
     """
@@ -76,6 +79,7 @@ def subscribe(campaign_id: int, email: str, *, language: str, now: datetime) -> 
         return None
     subscription.state, subscription.language = SubscriptionState.PENDING, language
     subscription.confirm_sent_at = now
+    subscription.shared_at = now if share else None  # given (or taken back) with this confirmation
     db.session.flush()
     return subscription
 
