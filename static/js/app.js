@@ -168,3 +168,12 @@
   }
   window.setTimeout(tick, 3000);
 })();
+
+// A form that asks before it does something that cannot be undone (data-confirm: the question).
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+})();
