@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -24,8 +24,8 @@ from analytics.figures import Scope, figures
 from analytics.labels import mode_label, problem_label
 from analytics.overview import overview
 from campaign.actions import total_actions
+from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, Wave
-from extensions import db
 
 bp = Blueprint("analytics", __name__, url_prefix="/admin")
 
@@ -43,20 +43,6 @@ class RangeForm(Form):
             self.end.errors = [_("The range ends before it starts.")]
             return False
         return True
-
-
-def _campaign_or_404(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.organisation_id != current_organisation_id():
-        abort(404)
-    return campaign
-
-
-def _wave_or_404(campaign: Campaign, wave_id: int) -> Wave:
-    wave = db.session.get(Wave, wave_id)
-    if wave is None or wave.campaign_id != campaign.id:
-        abort(404)
-    return wave
 
 
 def _range() -> tuple[RangeForm, date | None, date | None]:
@@ -127,14 +113,14 @@ def _dashboard(campaign: Campaign, wave: Wave | None) -> str:
 @bp.route("/campaigns/<int:campaign_id>/analytics")
 @login_required
 def campaign_dashboard(campaign_id: int) -> str:
-    return _dashboard(_campaign_or_404(campaign_id), None)
+    return _dashboard(campaign_or_404(campaign_id), None)
 
 
 @bp.route("/campaigns/<int:campaign_id>/waves/<int:wave_id>/analytics")
 @login_required
 def wave_dashboard(campaign_id: int, wave_id: int) -> str:
-    campaign = _campaign_or_404(campaign_id)
-    return _dashboard(campaign, _wave_or_404(campaign, wave_id))
+    campaign = campaign_or_404(campaign_id)
+    return _dashboard(campaign, wave_or_404(campaign, wave_id))
 
 
 def _export(campaign: Campaign, wave: Wave | None, fmt: str) -> Response:
@@ -157,21 +143,21 @@ def _export(campaign: Campaign, wave: Wave | None, fmt: str) -> Response:
 @bp.route("/campaigns/<int:campaign_id>/analytics.<any(json, csv):fmt>")
 @login_required
 def campaign_export(campaign_id: int, fmt: str) -> Response:
-    return _export(_campaign_or_404(campaign_id), None, fmt)
+    return _export(campaign_or_404(campaign_id), None, fmt)
 
 
 @bp.route("/campaigns/<int:campaign_id>/waves/<int:wave_id>/analytics.<any(json, csv):fmt>")
 @login_required
 def wave_export(campaign_id: int, wave_id: int, fmt: str) -> Response:
-    campaign = _campaign_or_404(campaign_id)
-    return _export(campaign, _wave_or_404(campaign, wave_id), fmt)
+    campaign = campaign_or_404(campaign_id)
+    return _export(campaign, wave_or_404(campaign, wave_id), fmt)
 
 
 @bp.route("/campaigns/<int:campaign_id>/subscribers.csv")
 @editor_required
 def subscribers_export(campaign_id: int) -> Response:
     """The subscribers who agreed, when they confirmed, that the organisers have their address."""
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     response = Response(to_csv(consenting_subscribers(campaign.id), SUBSCRIBER_HEADER), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{campaign.slug}-subscribers.csv"'
     return response

@@ -15,6 +15,7 @@ from accounts.permissions import current_organisation_id, editor_required
 from campaign.actions import campaign_stats
 from campaign.forms import CampaignForm, ConfirmForm, MessageForm
 from campaign.labels import status_label
+from campaign.lookups import campaign_or_404
 from campaign.models import Campaign, CampaignStatus, Message
 from campaign.rendering import PLACEHOLDERS, RenderError
 from campaign.services import (
@@ -40,14 +41,6 @@ bp = Blueprint("campaign_admin", __name__, url_prefix="/admin")
 
 EMPTY_VARIANT_SLOTS = 2
 PREVIEW_TARGETS = 3
-
-
-def _campaign_or_404(campaign_id: int) -> Campaign:
-    """The campaign if it belongs to the signed-in user's organisation; 404 otherwise, never 403."""
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.organisation_id != current_organisation_id():
-        abort(404)
-    return campaign
 
 
 def _message_or_404(campaign: Campaign, message_id: int) -> Message:
@@ -96,7 +89,7 @@ def new() -> Response | str:
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @editor_required
 def edit(campaign_id: int) -> Response | str:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     form = CampaignForm(obj=campaign) if request.method == "GET" else CampaignForm()
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = _naive(campaign.starts_at), _naive(campaign.ends_at)
@@ -131,7 +124,7 @@ def _save_campaign_form(form: CampaignForm, campaign: Campaign) -> Response | st
 @bp.route("/campaigns/<int:campaign_id>")
 @login_required
 def show(campaign_id: int) -> str:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     recipients = eligible_recipients(campaign)
     return render_template(
         "campaign/show.html",
@@ -148,7 +141,7 @@ def show(campaign_id: int) -> str:
 @bp.route("/campaigns/<int:campaign_id>/status", methods=["POST"])
 @editor_required
 def status(campaign_id: int) -> Response:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     form = ConfirmForm()
     wanted = request.form.get("status", "")
     if not form.validate_on_submit() or wanted not in CampaignStatus._value2member_map_:
@@ -167,7 +160,7 @@ def status(campaign_id: int) -> Response:
 @bp.route("/campaigns/<int:campaign_id>/targets", methods=["GET", "POST"])
 @editor_required
 def targets(campaign_id: int) -> Response | str:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     form = TargetFilterForm(
         data={
             "recipient_list": str(campaign.recipient_list_id or ""),
@@ -202,13 +195,13 @@ def targets(campaign_id: int) -> Response | str:
 @bp.route("/campaigns/<int:campaign_id>/messages/new", methods=["GET", "POST"])
 @editor_required
 def new_message(campaign_id: int) -> Response | str:
-    return _message_form(_campaign_or_404(campaign_id), None)
+    return _message_form(campaign_or_404(campaign_id), None)
 
 
 @bp.route("/campaigns/<int:campaign_id>/messages/<int:message_id>", methods=["GET", "POST"])
 @editor_required
 def edit_message(campaign_id: int, message_id: int) -> Response | str:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     return _message_form(campaign, _message_or_404(campaign, message_id))
 
 
@@ -238,7 +231,7 @@ def _message_form(campaign: Campaign, message: Message | None) -> Response | str
 @bp.route("/campaigns/<int:campaign_id>/messages/<int:message_id>/delete", methods=["POST"])
 @editor_required
 def remove_message(campaign_id: int, message_id: int) -> Response:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_message(_message_or_404(campaign, message_id))
@@ -251,7 +244,7 @@ def remove_message(campaign_id: int, message_id: int) -> Response:
 @login_required
 def length(campaign_id: int) -> Response | tuple[Response, int]:
     """The live counter: a variant's problems and its length on each network, by the server's rules."""
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
         return jsonify(error=_("Send JSON with a text field.")), 400
@@ -273,7 +266,7 @@ def length(campaign_id: int) -> Response | tuple[Response, int]:
 @login_required
 def preview(campaign_id: int) -> str:
     """Every variant against chosen targets, with its length on each network."""
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     recipients = eligible_recipients(campaign)
     chosen_ids = {int(v) for v in request.args.getlist("target") if v.isdigit()}
     chosen = [r for r in recipients if r.id in chosen_ids] or _preview_defaults(recipients)

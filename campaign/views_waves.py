@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from accounts.permissions import current_organisation_id, editor_required
+from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
+from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, CampaignStatus, Wave
 from campaign.wave_forms import WaveForm
 from campaign.wave_stats import wave_progress
@@ -33,20 +34,6 @@ from recipients.models import TargetRole
 bp = Blueprint("campaign_waves", __name__, url_prefix="/admin/campaigns/<int:campaign_id>/waves")
 
 
-def _campaign_or_404(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.organisation_id != current_organisation_id():
-        abort(404)
-    return campaign
-
-
-def _wave_or_404(campaign: Campaign, wave_id: int) -> Wave:
-    wave = db.session.get(Wave, wave_id)
-    if wave is None or wave.campaign_id != campaign.id:
-        abort(404)
-    return wave
-
-
 def _zone() -> str:
     return str(current_app.config["TIMEZONE"])
 
@@ -54,7 +41,7 @@ def _zone() -> str:
 @bp.route("")
 @login_required
 def index(campaign_id: int) -> str:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     waves = waves_of(campaign)
     now = utcnow()
     return render_template(
@@ -112,14 +99,14 @@ def _form(campaign: Campaign, wave: Wave | None) -> WaveForm:
 @bp.route("/new", methods=["GET", "POST"])
 @editor_required
 def new(campaign_id: int) -> Response | str:
-    return _edit(_campaign_or_404(campaign_id), None)
+    return _edit(campaign_or_404(campaign_id), None)
 
 
 @bp.route("/<int:wave_id>/edit", methods=["GET", "POST"])
 @editor_required
 def edit(campaign_id: int, wave_id: int) -> Response | str:
-    campaign = _campaign_or_404(campaign_id)
-    return _edit(campaign, _wave_or_404(campaign, wave_id))
+    campaign = campaign_or_404(campaign_id)
+    return _edit(campaign, wave_or_404(campaign, wave_id))
 
 
 def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
@@ -163,8 +150,8 @@ def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
 @bp.route("/<int:wave_id>/<any(pause, resume, cancel):action>", methods=["POST"])
 @editor_required
 def move(campaign_id: int, wave_id: int, action: str) -> Response:
-    campaign = _campaign_or_404(campaign_id)
-    wave = _wave_or_404(campaign, wave_id)
+    campaign = campaign_or_404(campaign_id)
+    wave = wave_or_404(campaign, wave_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     step = {"pause": pause_wave, "resume": resume_wave, "cancel": cancel_wave}[action]
@@ -189,8 +176,8 @@ def move(campaign_id: int, wave_id: int, action: str) -> Response:
 @bp.route("/<int:wave_id>")
 @login_required
 def live(campaign_id: int, wave_id: int) -> str:
-    campaign = _campaign_or_404(campaign_id)
-    wave = _wave_or_404(campaign, wave_id)
+    campaign = campaign_or_404(campaign_id)
+    wave = wave_or_404(campaign, wave_id)
     return render_template(
         "campaign/wave_live.html",
         campaign=campaign,
@@ -204,6 +191,6 @@ def live(campaign_id: int, wave_id: int) -> str:
 @bp.route("/<int:wave_id>.json")
 @login_required
 def live_json(campaign_id: int, wave_id: int) -> Response:
-    campaign = _campaign_or_404(campaign_id)
-    wave = _wave_or_404(campaign, wave_id)
+    campaign = campaign_or_404(campaign_id)
+    wave = wave_or_404(campaign, wave_id)
     return jsonify(wave_progress(wave, utcnow()).to_json())
