@@ -56,9 +56,16 @@ class Outbox:
         return self._handlers[kind]
 
     def posted(self, delivery: Delivery, now: datetime) -> None:
+        """Tell the kind's listener, in a savepoint: a listener that fails must not undo the record of a post
+        the network made (the row would be swept and tried again)."""
         listener = self._on_posted.get(delivery.kind)
-        if listener is not None:
-            listener(delivery, now)
+        if listener is None:
+            return
+        try:
+            with db.session.begin_nested():
+                listener(delivery, now)
+        except Exception:
+            logger.exception("delivery %s: posted, but its %s listener failed", delivery.id, delivery.kind)
 
 
 def enqueue(

@@ -16,7 +16,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from accounts.models import Role
 from analytics.engagement import refresh_post_metrics
@@ -463,3 +463,37 @@ def test_a_targets_answer_on_mastodon_is_found(app: Flask, known: Any, connect: 
     assert [a.text for a in found.answers if a.network is Network.MASTODON] == ["@… Bien reçu."]
     assert found.engagement.likes == 5 + 3 and found.engagement.replies == 2 + 2
     assert found.reach.accounts == 2
+
+
+def test_a_failing_tally_never_undoes_a_post(
+    app: Flask, make_org: Any, make_campaign: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign import tallies
+    from scheduler.models import Delivery, DeliveryState
+
+    campaign = make_campaign(make_org())
+    account_id = connect(Network.MASTODON, "lou")
+
+    def broken(*_: Any, **__: Any) -> None:
+        db.session.execute(text("SELECT * FROM no_such_table"))  # a failed statement inside the savepoint
+        raise RuntimeError("tally store down")
+
+    monkeypatch.setattr(tallies, "count_confirmed", broken)
+    with app.app_context():
+        c = db.session.get_one(Campaign, campaign.id)
+        delivery = queue_post(db.session.get_one(SocialAccount, account_id), "Lisez le Livre blanc")
+        target = db.session.scalars(select(Recipient.id)).first()
+        record_action(
+            c,
+            recipient_id=target,
+            variant_id=None,
+            network=Network.MASTODON,
+            visitor_id="f" * 16,
+            text=delivery.text,
+            mode=ActionMode.API,
+            delivery_id=delivery.id,
+        )
+        db.session.commit()
+        assert outbox.process(delivery.id, app.extensions["porte_voix_outbox"]) is DeliveryState.POSTED
+        db.session.remove()
+        assert db.session.get_one(Delivery, delivery.id).state is DeliveryState.POSTED
