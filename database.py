@@ -105,12 +105,13 @@ def upsert(
     values: dict[str, Any] | None = None,
     increments: dict[str, int] | None = None,
     sets: dict[str, Any] | None = None,
-) -> None:
+    returning: Any = None,
+) -> Any:
     """Insert the row named by `keys`, or add `increments` to the one already there (and apply `sets`).
 
     One statement (`INSERT … ON CONFLICT DO UPDATE`, SQLite and PostgreSQL alike), so concurrent
     writers each add their own: no read-modify-write race. Without increments or sets, an existing
-    row is left as it is.
+    row is left as it is. With `returning` (a column), returns its value in the row as written.
     """
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -124,4 +125,7 @@ def upsert(
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(statement)
+    if returning is None:
+        session.execute(statement)
+        return None
+    return session.execute(statement.returning(returning)).scalar()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from analytics.models import PostReply
 from campaign.models import ActionMode, Message, Variant
-from campaign.tallies import ActionTally, PostMetric, ReachTally, SupporterTally, VisitTally
+from campaign.tallies import ActionTally, PostMetric, ReachTally, SupporterDay, VisitTally
 from channels import Network
 from extensions import db
 from recipients.models import Recipient
@@ -228,37 +228,23 @@ def by_time(scope: Scope) -> tuple[list[Count], list[Count]]:
 
 def supporters(scope: Scope) -> Supporters:
     """Supporters of the whole campaign or wave (the day range does not apply: people are counted once)."""
-    mine = SupporterTally.campaign_id == scope.campaign_id
-    if scope.wave_id is None:
-        total, returning = db.session.execute(
-            select(func.count(), func.count().filter(SupporterTally.days > 1)).where(mine, SupporterTally.wave_id == 0)
-        ).one()
-        new = int(total) - int(returning)
-    else:
-        campaign_wide = SupporterTally.__table__.alias("campaign_wide")
-        total, new = db.session.execute(
-            select(func.count(), func.count().filter(campaign_wide.c.first_at >= SupporterTally.first_at))
-            .select_from(SupporterTally)
-            .join(
-                campaign_wide,
-                (campaign_wide.c.campaign_id == SupporterTally.campaign_id)
-                & (campaign_wide.c.visitor_id == SupporterTally.visitor_id)
-                & (campaign_wide.c.wave_id == 0),
-            )
-            .where(mine, SupporterTally.wave_id == scope.wave_id)
-        ).one()
-        returning = int(total) - int(new)
-    by_day = db.session.execute(
-        select(SupporterTally.first_day, func.count())
-        .where(mine, SupporterTally.wave_id == scope.wave_key)
-        .group_by(SupporterTally.first_day)
-        .order_by(SupporterTally.first_day)
+    days = db.session.execute(
+        select(SupporterDay.day, SupporterDay.supporters, SupporterDay.first_timers, SupporterDay.came_back)
+        .where(SupporterDay.campaign_id == scope.campaign_id, SupporterDay.wave_id == scope.wave_key)
+        .order_by(SupporterDay.day)
     ).all()
+    total = sum(row.supporters for row in days)
+    if scope.wave_id is None:
+        returning = sum(row.came_back for row in days)
+        new = total - returning
+    else:
+        new = sum(row.first_timers for row in days)
+        returning = total - new
     return Supporters(
-        total=int(total),
-        new=int(new),
-        returning=int(returning),
-        new_by_day=[Count(day.isoformat(), day.isoformat(), int(n)) for day, n in by_day],
+        total=total,
+        new=new,
+        returning=returning,
+        new_by_day=[Count(row.day.isoformat(), row.day.isoformat(), row.supporters) for row in days if row.supporters],
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from campaign.models import Campaign, CampaignStatus, CampaignTarget
-from campaign.tallies import ActionTally, ReachTally, SupporterTally, TargetTally
+from campaign.tallies import ActionTally, ReachTally, SupporterDay, TargetTally
 from extensions import db
 from recipients.models import Recipient
 from supporters.models import SocialAccount
@@ -75,9 +75,9 @@ def overview(organisation_id: int, *, top: int = 20) -> Overview:
         .group_by(TargetTally.campaign_id)
     )
     people = _by_campaign(
-        select(SupporterTally.campaign_id, func.count())
-        .where(SupporterTally.campaign_id.in_(ours), SupporterTally.wave_id == 0)
-        .group_by(SupporterTally.campaign_id)
+        select(SupporterDay.campaign_id, func.sum(SupporterDay.supporters))
+        .where(SupporterDay.campaign_id.in_(ours), SupporterDay.wave_id == 0)
+        .group_by(SupporterDay.campaign_id)
     )
     followers = _by_campaign(
         select(ReachTally.campaign_id, func.sum(SocialAccount.followers))

@@ -79,6 +79,20 @@ class SupporterTally(Model):
     actions: Mapped[int] = mapped_column(default=1)
 
 
+class SupporterDay(Model):
+    """Supporters by the day they first wrote, in a campaign (wave 0) or a wave: how many, how many of a
+    wave's were new to the campaign too, and how many of a campaign's came back on another day later.
+    Kept with `SupporterTally` so a dashboard reads a row a day, not a row a supporter.
+    """
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    supporters: Mapped[int] = mapped_column(default=0)
+    first_timers: Mapped[int] = mapped_column(default=0)  # a wave's supporters whose first message it holds
+    came_back: Mapped[int] = mapped_column(default=0)  # wrote again on a later day ("returning" is an SQL word)
+
+
 class ReachTally(Model):
     """An account that posted for a campaign (wave 0) or a wave: reach sums their followers, each once."""
 
@@ -128,21 +142,47 @@ def count_action(action: Action) -> None:
         increments={"actions": 1},
     )
     day = action.created_at.date()
+    new_to_campaign = False
     for wave_id in _waves(action.wave_id):
         keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
         upsert(db.session, TargetTally, {**keys, "recipient_id": action.recipient_id}, increments={"actions": 1})
-        table = SupporterTally.__table__
-        upsert(
-            db.session,
-            SupporterTally,
-            {**keys, "visitor_id": action.visitor_id},
-            values={"first_at": action.created_at, "first_day": day, "last_day": day, "days": 1},
-            increments={"actions": 1},
-            sets={
-                "days": table.c.days + case((table.c.last_day < day, 1), else_=0),
-                "last_day": case((table.c.last_day < day, day), else_=table.c.last_day),
-            },
-        )
+        is_new, came_back_after = _count_supporter(keys, action.visitor_id, action.created_at)
+        new_to_campaign = new_to_campaign or (is_new and wave_id == CAMPAIGN_WIDE)
+        if is_new:
+            first = int(new_to_campaign)
+            upsert(db.session, SupporterDay, {**keys, "day": day}, increments={"supporters": 1, "first_timers": first})
+        if came_back_after is not None:
+            upsert(db.session, SupporterDay, {**keys, "day": came_back_after}, increments={"came_back": 1})
+
+
+def _count_supporter(keys: dict[str, int], visitor_id: str, moment: datetime) -> tuple[bool, date | None]:
+    """Count an action in the supporter's row. Returns whether the row is new, and the supporter's first
+    day when this action makes them a returning supporter (their second day of writing).
+    """
+    mine = [SupporterTally.campaign_id == keys["campaign_id"], SupporterTally.wave_id == keys["wave_id"]]
+    before = select(SupporterTally.days, SupporterTally.last_day, SupporterTally.first_day).where(
+        *mine, SupporterTally.visitor_id == visitor_id
+    )
+    if db.session.get_bind().dialect.name != "sqlite":
+        before = before.with_for_update()  # SQLite: this transaction holds the database's write lock already
+    found = db.session.execute(before).first()
+    day = moment.date()
+    table = SupporterTally.__table__
+    actions = upsert(
+        db.session,
+        SupporterTally,
+        {**keys, "visitor_id": visitor_id},
+        values={"first_at": moment, "first_day": day, "last_day": day, "days": 1},
+        increments={"actions": 1},
+        sets={
+            "days": table.c.days + case((table.c.last_day < day, 1), else_=0),
+            "last_day": case((table.c.last_day < day, day), else_=table.c.last_day),
+        },
+        returning=table.c.actions,
+    )
+    if found is not None and found.days == 1 and found.last_day < day:
+        return actions == 1, found.first_day
+    return actions == 1, None
 
 
 def count_confirmed(
@@ -210,7 +250,7 @@ def rebuild(campaign_id: int) -> None:
 
     Visits are kept nowhere else, so `VisitTally` and the engagement rows are left as they are. Flushes.
     """
-    for model in (ActionTally, TargetTally, SupporterTally, ReachTally):
+    for model in (ActionTally, TargetTally, SupporterTally, SupporterDay, ReachTally):
         db.session.execute(delete(model).where(model.campaign_id == campaign_id))
     posted = (Delivery.state == DeliveryState.POSTED) & (Action.mode != ActionMode.LINK)
     confirmed = func.sum(case((posted | Action.confirmed_at.is_not(None), 1), else_=0))
@@ -274,6 +314,39 @@ def rebuild(campaign_id: int) -> None:
             [{"campaign_id": campaign_id, "wave_id": w, "account_id": a} for w, a in map(fill, accounts)],
         )
     db.session.flush()
+    _rebuild_days(campaign_id)
+    db.session.flush()
+
+
+def _rebuild_days(campaign_id: int) -> None:
+    """`SupporterDay` from the rebuilt `SupporterTally` rows (a wave's first timers: their first message to
+    the campaign is their first in the wave)."""
+    wide = SupporterTally.__table__.alias("campaign_wide")
+    first_timer = func.count().filter(wide.c.first_at >= SupporterTally.first_at)
+    rows = db.session.execute(
+        select(
+            SupporterTally.wave_id,
+            SupporterTally.first_day,
+            func.count(),
+            first_timer,
+            func.count().filter(SupporterTally.days > 1),
+        )
+        .join(
+            wide,
+            (wide.c.campaign_id == SupporterTally.campaign_id)
+            & (wide.c.visitor_id == SupporterTally.visitor_id)
+            & (wide.c.wave_id == CAMPAIGN_WIDE),
+        )
+        .where(SupporterTally.campaign_id == campaign_id)
+        .group_by(SupporterTally.wave_id, SupporterTally.first_day)
+    ).all()
+    _insert(
+        SupporterDay,
+        [
+            {"campaign_id": campaign_id, "wave_id": w, "day": d, "supporters": n, "first_timers": f, "came_back": r}
+            for w, d, n, f, r in rows
+        ],
+    )
 
 
 def _insert(model: Any, rows: list[dict[str, Any]]) -> None:

@@ -27,6 +27,7 @@ from campaign.tallies import (
     ActionTally,
     PostMetric,
     ReachTally,
+    SupporterDay,
     SupporterTally,
     TargetTally,
     count_confirmed,
@@ -196,7 +197,7 @@ def test_the_exports_carry_the_dashboards_numbers(app: Flask, client: FlaskClien
 
 def test_the_tallies_equal_a_rebuild_from_the_facts(app: Flask, known: Any) -> None:
     def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-        tables = (ActionTally, TargetTally, SupporterTally, ReachTally)
+        tables = (ActionTally, TargetTally, SupporterTally, SupporterDay, ReachTally)
         return {
             t.__name__: sorted(
                 tuple(getattr(row, c.key) for c in t.__table__.columns) for row in db.session.scalars(select(t))

@@ -1,8 +1,8 @@
-"""analytics: tallies, post metrics, replies, shared subscriptions
+"""analytics: tallies, supporter days, post metrics, replies, shared subscriptions
 
-Revision ID: c227d8263a37
+Revision ID: e6be6c213c78
 Revises: 2b470ec37b03
-Create Date: 2026-12-01 07:31:41.243307
+Create Date: 2026-12-01 08:04:57.987373
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import database
 
 
 # revision identifiers, used by Alembic.
-revision = 'c227d8263a37'
+revision = 'e6be6c213c78'
 down_revision = '2b470ec37b03'
 branch_labels = None
 depends_on = None
@@ -85,6 +85,16 @@ def upgrade():
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_reach_tally_campaign_id_campaign'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('campaign_id', 'wave_id', 'account_id', name=op.f('pk_reach_tally'))
     )
+    op.create_table('supporter_day',
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('wave_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('supporters', sa.Integer(), nullable=False),
+    sa.Column('first_timers', sa.Integer(), nullable=False),
+    sa.Column('came_back', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_supporter_day_campaign_id_campaign'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('campaign_id', 'wave_id', 'day', name=op.f('pk_supporter_day'))
+    )
     op.create_table('supporter_tally',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('wave_id', sa.Integer(), nullable=False),
@@ -136,6 +146,7 @@ def downgrade():
 
     op.drop_table('target_tally')
     op.drop_table('supporter_tally')
+    op.drop_table('supporter_day')
     op.drop_table('reach_tally')
     with op.batch_alter_table('post_reply', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_post_reply_delivery_id'))
