@@ -265,8 +265,8 @@ def test_a_wave_dashboard_counts_its_own_and_new_supporters(
     assert number(whole, "messages") == "6" and number(whole, "coverage") == "4 / 4"
 
 
-def test_empty_campaigns_ranges_and_bad_ranges_still_render(
-    client: FlaskClient, make_org: Any, make_user: Any, make_campaign: Any
+def test_empty_campaigns_waves_ranges_and_bad_ranges_still_render(
+    app: Flask, client: FlaskClient, make_org: Any, make_user: Any, make_campaign: Any
 ) -> None:
     organisation = make_org()
     campaign = make_campaign(organisation)
@@ -282,6 +282,27 @@ def test_empty_campaigns_ranges_and_bad_ranges_still_render(
     assert export.status_code == 400 and "ends before it starts" in export.get_json()["error"]
     assert client.get(base + ".json?start=not-a-date").status_code == 400
     assert client.get("/admin/analytics").status_code == 200
+    with app.app_context():
+        c = db.session.get_one(Campaign, campaign.id)
+        now = datetime.now(UTC)
+        wave = schedule_wave(
+            c,
+            title="Calme",
+            opens_at=now + timedelta(hours=1),
+            closes_at=now + timedelta(hours=2),
+            message_ids=[m.id for m in c.messages],
+            networks=[Network.X],
+            criteria={},
+            cap_per_hour=30,
+            reminder_text="",
+            now=now,
+        )
+        db.session.commit()
+        wave_id = wave.id
+    quiet = client.get(f"/admin/campaigns/{campaign.id}/waves/{wave_id}/analytics").get_data(as_text=True)
+    assert "No one has visited or written during this wave yet." in quiet and number(quiet, "coverage") == "0 / 3"
+    assert client.get(f"/admin/campaigns/{campaign.id}/waves/{wave_id}/analytics.csv").status_code == 200
+    assert client.get(f"/admin/campaigns/{campaign.id}/waves/999/analytics").status_code == 404
 
 
 def test_the_analyst_reaches_no_personal_data_by_any_url(
