@@ -27,3 +27,4 @@ def seed_command(url: str) -> None:
         f"Sandbox networks: {url}/sandbox/ (connect any X, Bluesky or Mastodon name; nothing leaves this machine)"
     )
     click.echo(f"A demo wave opens within minutes; its reminders land in the sandbox's mailbox: {url}/sandbox/#mailbox")
+    click.echo(f"Analytics (five days of invented activity to read): {url}/admin/analytics")
