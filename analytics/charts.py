@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROW = 26  # pixels per bar
-LABEL_WIDTH = 210
-BAR_WIDTH = 300
+WIDTH = 480  # the drawing's width: it is shown at most this wide, and scales down in a narrow column
+LABEL_WIDTH = 170
+BAR_WIDTH = 220  # what is left on the right is for the value and its note
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Chart:
     bars: list[Bar]
     height: int
     label_width: int = LABEL_WIDTH
+    width: int = WIDTH
 
     @property
     def is_empty(self) -> bool:
