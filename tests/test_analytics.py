@@ -56,6 +56,26 @@ def number(page: str, element_id: str) -> str:
     return match.group(1).strip()
 
 
+def add_wave(campaign_id: int, title: str, opens_in: timedelta) -> int:
+    """A wave over the whole campaign on X, scheduled now to open `opens_in` from now; returns its id."""
+    c = db.session.get_one(Campaign, campaign_id)
+    now = datetime.now(UTC)
+    wave = schedule_wave(
+        c,
+        title=title,
+        opens_at=now + opens_in,
+        closes_at=now + opens_in + timedelta(hours=1),
+        message_ids=[m.id for m in c.messages],
+        networks=[Network.X],
+        criteria={},
+        cap_per_hour=30,
+        reminder_text="",
+        now=now,
+    )
+    db.session.commit()
+    return wave.id
+
+
 @pytest.fixture
 def known(app: Flask, make_org: Any, make_campaign: Any, sandbox: Any, connect: Any) -> dict[str, Any]:
     """Two browsers visit; three link actions by two supporters (one comes back a day later), one of them
@@ -218,22 +238,9 @@ def test_a_wave_dashboard_counts_its_own_and_new_supporters(
 ) -> None:
     campaign_id = known["campaign"].id
     with app.app_context():
+        wave_id = add_wave(campaign_id, "Mardi", timedelta(minutes=1))
         c = db.session.get_one(Campaign, campaign_id)
         now = datetime.now(UTC)
-        wave = schedule_wave(
-            c,
-            title="Mardi",
-            opens_at=now + timedelta(minutes=1),
-            closes_at=now + timedelta(hours=2),
-            message_ids=[m.id for m in c.messages],
-            networks=[Network.X],
-            criteria={},
-            cap_per_hour=30,
-            reminder_text="",
-            now=now,
-        )
-        db.session.commit()
-        wave_id = wave.id
         t = known["targets"]
         record_action(
             c,
@@ -283,22 +290,7 @@ def test_empty_campaigns_waves_ranges_and_bad_ranges_still_render(
     assert client.get(base + ".json?start=not-a-date").status_code == 400
     assert client.get("/admin/analytics").status_code == 200
     with app.app_context():
-        c = db.session.get_one(Campaign, campaign.id)
-        now = datetime.now(UTC)
-        wave = schedule_wave(
-            c,
-            title="Calme",
-            opens_at=now + timedelta(hours=1),
-            closes_at=now + timedelta(hours=2),
-            message_ids=[m.id for m in c.messages],
-            networks=[Network.X],
-            criteria={},
-            cap_per_hour=30,
-            reminder_text="",
-            now=now,
-        )
-        db.session.commit()
-        wave_id = wave.id
+        wave_id = add_wave(campaign.id, "Calme", timedelta(hours=1))
     quiet = client.get(f"/admin/campaigns/{campaign.id}/waves/{wave_id}/analytics").get_data(as_text=True)
     assert "No one has visited or written during this wave yet." in quiet and number(quiet, "coverage") == "0 / 3"
     assert client.get(f"/admin/campaigns/{campaign.id}/waves/{wave_id}/analytics.csv").status_code == 200
