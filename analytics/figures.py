@@ -20,8 +20,6 @@ from extensions import db
 from recipients.models import Recipient
 from supporters.models import SocialAccount
 
-CLICKS = (ActionMode.LINK, ActionMode.API)  # a supporter pressed a send button
-
 
 @dataclass(frozen=True)
 class Scope:

@@ -312,11 +312,17 @@ def create_status(instance: str) -> Response:
     return late(json_error(200, _status_json(status), headers))
 
 
+def _status_on(instance: str, status_id: str) -> dict[str, Any] | None:
+    """A status of this instance's, or None (another instance's ids are not found here)."""
+    status: dict[str, Any] | None = state().table("mastodon", "statuses").get(status_id)
+    return status if status is not None and status["url"].startswith(f"https://{instance}/") else None
+
+
 @bp.route("/api/v1/statuses/<status_id>")
 @api(_unavailable)
 def get_status(instance: str, status_id: str) -> Response:
-    status = state().table("mastodon", "statuses").get(status_id)
-    if status is None or not status["url"].startswith(f"https://{instance}/"):
+    status = _status_on(instance, status_id)
+    if status is None:
         return json_error(404, {"error": "Record not found"})
     return json_error(200, _status_json(status))
 
@@ -325,8 +331,8 @@ def get_status(instance: str, status_id: str) -> Response:
 @api(_unavailable)
 def status_context(instance: str, status_id: str) -> Response:
     """The replies to a status (its descendants), as their authors' instances federated them."""
-    status = state().table("mastodon", "statuses").get(status_id)
-    if status is None or not status["url"].startswith(f"https://{instance}/"):
+    status = _status_on(instance, status_id)
+    if status is None:
         return json_error(404, {"error": "Record not found"})
     descendants = []
     for reply in status.get("_thread", []):
