@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.views_waves import bp as campaign_waves_bp
     from campaign.views_waves_public import bp as campaign_waves_public_bp
     from errors import register_error_handlers
+    from proof import bp as proof_bp
     from recipients import labels as recipient_labels
     from recipients.views import bp as recipients_bp
     from recipients.views_import import bp as recipient_imports_bp
@@ -92,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(campaign_waves_bp)
     app.register_blueprint(campaign_waves_public_bp)
     app.register_blueprint(analytics_bp)
+    app.register_blueprint(proof_bp)
     register_error_handlers(app)
     labels.init_app(app)
     events.init_app(app)

@@ -134,6 +134,17 @@ class Config:
     SMTP_STARTTLS: bool = False
     SMTP_SANDBOX: bool = True  # `make run` serves the sandbox's SMTP sink on SMTP_PORT
     MAIL_FROM: str = "Porte-voix <campagnes@porte-voix.example>"
+    PRODUCTION: bool = False  # true with any live network, or PRODUCTION=true: no sandbox, PUBLIC_URL required
+    TRUSTED_HOSTS: tuple[str, ...] | None = None  # Host headers the app answers (Flask refuses the others with 400)
+    PROXY_COUNT: int = 0  # reverse proxies in front: X-Forwarded-For/-Proto are read from that many hops
+    RATELIMIT_STORAGE_URI: str = "memory://"  # Flask-Limiter's counters: Redis in distributed mode
+    RATELIMIT_DEFAULT: str = "600 per minute"  # every endpoint, per hashed client
+    CLICK_LIMIT: str = "20 per minute;120 per hour"  # messages counted per hashed client (more are not counted)
+    REMEMBER_COOKIE_SECURE: bool = False
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_DURATION: int = 14 * 24 * 3600
+    ALTCHA_MAX_NUMBER: int = 50_000  # the proof of work's difficulty: a phone solves it in about a second
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
@@ -147,6 +158,13 @@ class Config:
             database = "postgresql+psycopg://" + database.removeprefix("postgres://")
         elif database.startswith("postgresql://"):
             database = "postgresql+psycopg://" + database.removeprefix("postgresql://")
+        live = _live_networks(environ)
+        production = _bool(environ.get("PRODUCTION"), bool(live))
+        public_url = (environ.get("PUBLIC_URL") or "").rstrip("/")
+        if production and not public_url.startswith(("https://", "http://")):
+            raise ConfigError("production (a live network, or PRODUCTION=true) needs PUBLIC_URL, the site's address")
+        secure = _bool(environ.get("SESSION_COOKIE_SECURE"), public_url.startswith("https://"))
+        hosts = tuple(h.strip() for h in environ.get("TRUSTED_HOSTS", "").split(",") if h.strip())
         locale = environ.get("DEFAULT_LANGUAGE", "fr")
         if locale not in LANGUAGES:
             raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {locale!r}")
@@ -155,13 +173,19 @@ class Config:
             SQLALCHEMY_DATABASE_URI=database,
             INSTANCE_PATH=str(instance),
             BABEL_DEFAULT_LOCALE=locale,
-            SESSION_COOKIE_SECURE=_bool(environ.get("SESSION_COOKIE_SECURE"), False),
+            SESSION_COOKIE_SECURE=secure,
+            REMEMBER_COOKIE_SECURE=secure,
+            PRODUCTION=production,
+            TRUSTED_HOSTS=hosts or None,
+            PROXY_COUNT=_number("PROXY_COUNT", environ.get("PROXY_COUNT"), 0, int),
+            RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+            CLICK_LIMIT=environ.get("CLICK_LIMIT") or "20 per minute;120 per hour",
             MAX_CONTENT_LENGTH=_number("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024, int),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),
-            LIVE_NETWORKS=_live_networks(environ),
+            LIVE_NETWORKS=live,
             SANDBOX_URL=environ.get("SANDBOX_URL") or "http://127.0.0.1:5000/sandbox",
-            SANDBOX_MOUNT=_bool(environ.get("SANDBOX_MOUNT"), True),
+            SANDBOX_MOUNT=not production and _bool(environ.get("SANDBOX_MOUNT"), True),
             X_CLIENT_ID=environ.get("X_CLIENT_ID") or "porte-voix-sandbox",
             X_CLIENT_SECRET=environ.get("X_CLIENT_SECRET") or None,
             NETWORK_TIMEOUT=_number("NETWORK_TIMEOUT", environ.get("NETWORK_TIMEOUT"), 10.0, float),
@@ -178,7 +202,7 @@ class Config:
             OUTBOX_REDISPATCH_SECONDS=_number(
                 "OUTBOX_REDISPATCH_SECONDS", environ.get("OUTBOX_REDISPATCH_SECONDS"), 60, int
             ),
-            PUBLIC_URL=(environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            PUBLIC_URL=public_url or "http://127.0.0.1:5000",
             TIMEZONE=_timezone(environ.get("TIMEZONE")),
             SMTP_HOST=environ.get("SMTP_HOST") or "127.0.0.1",
             SMTP_PORT=_number("SMTP_PORT", environ.get("SMTP_PORT"), 8025, int),

@@ -38,8 +38,20 @@ class User(UserMixin, Model):
     is_enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Bumped by logout and by a password change: every session and remember-me cookie carrying an older
+    # version is refused (`get_id` puts it in both).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     organisation: Mapped[Organisation] = relationship(back_populates="users")
+    login_nonce: str = ""  # per sign-in, not stored: each remember-me cookie differs from the last one
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: id, session version, sign-in nonce."""
+        return f"{self.id}.{self.session_version}.{self.login_nonce}"
+
+    def end_sessions(self) -> None:
+        """Sign out every browser this user is signed in on (logout, password change)."""
+        self.session_version = (self.session_version or 1) + 1
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled accounts
@@ -51,6 +63,8 @@ class User(UserMixin, Model):
         return self.role in (Role.ADMIN, Role.ORGANISER)
 
     def set_password(self, password: str) -> None:
+        if self.password_hash:
+            self.end_sessions()
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:

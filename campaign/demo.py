@@ -119,8 +119,8 @@ def seed_demo() -> DemoResult:
         )
     )
     db.session.add_all(_deputy(organisation.id, row) for row in DEPUTIES if row[0] not in known)
-    if not has_postcode_data():
-        replace_postcodes(POSTCODES)
+    if not has_postcode_data(organisation.id):
+        replace_postcodes(organisation.id, POSTCODES)
     db.session.flush()
     campaign = save_campaign(
         Campaign(organisation_id=organisation.id),

@@ -25,6 +25,7 @@ from recipients.models import Recipient
 from scheduler.models import Delivery
 from supporters.models import Reminder, Subscription, SubscriptionState
 from supporters.optin import send_to, unsubscribe_url
+from urls import public_url
 
 PAUSED_RETRY = timedelta(minutes=1)
 _cache_lock = threading.Lock()
@@ -103,7 +104,7 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
         campaign=campaign,
         wave=wave,
         targets=[names.get(rid, "") for rid in assigned_targets(ids, reminder.seq)],
-        action_url=mail.public_url(
+        action_url=public_url(
             "campaign_waves_public.reminder_link", slug=campaign.slug, token=reminder_token(reminder.id)
         ),
     )

@@ -45,13 +45,15 @@ class ActionTally(Model):
 
 
 class VisitTally(Model):
-    """Supporter page visits (one per browser and campaign) and targets shown, by hour."""
+    """Supporter page visits (one per browser and campaign), targets shown, and clicks refused as abuse
+    (a send link replayed without its visit, or a client over the click throttle), by hour."""
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
     wave_id: Mapped[int] = mapped_column(primary_key=True, default=0)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     visits: Mapped[int] = mapped_column(default=0)
     shown: Mapped[int] = mapped_column(default=0)
+    refused: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TargetTally(Model):
@@ -213,15 +215,17 @@ def count_confirmed(
         )
 
 
-def count_visit(campaign_id: int, wave_id: int | None, now: datetime, *, visit: bool, shown: bool) -> None:
-    """A supporter page view: a new visit, a target shown, or both."""
-    if not (visit or shown):
+def count_visit(
+    campaign_id: int, wave_id: int | None, now: datetime, *, visit: bool, shown: bool, refused: bool = False
+) -> None:
+    """A supporter page view (a new visit, a target shown, or both), or a click refused as abuse."""
+    if not (visit or shown or refused):
         return
     upsert(
         db.session,
         VisitTally,
         {"campaign_id": campaign_id, "wave_id": wave_id or 0, "hour": hour_of(now)},
-        increments={"visits": int(visit), "shown": int(shown)},
+        increments={"visits": int(visit), "shown": int(shown), "refused": int(refused)},
     )
 
 

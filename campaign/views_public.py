@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, exists, select
 from werkzeug.wrappers import Response
 
@@ -25,14 +25,17 @@ from campaign.wave_forms import SubscribeForm
 from campaign.waves import next_wave, wave_for_action, wave_offer
 from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
+from clients import hashed_client
 from database import utcnow
 from extensions import db
 from recipients.models import PostcodeArea, Recipient, TargetRole
 from recipients.postcodes import constituencies_for, normalise_postcode
+from security import allow
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
 from supporters.networks import API_NETWORKS
 from supporters.services import accounts_of
+from urls import public_url
 
 bp = Blueprint("campaign_public", __name__)
 
@@ -48,8 +51,12 @@ class SendOption:
     post_url: str = ""  # where the "post now" form goes, when there is an account
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="send-link")
+SEND_LINK_MAX_AGE = 6 * 3600  # a page left open over lunch still sends; a link copied last week does not
+VISIT_LIMIT = "30 per minute;300 per hour"  # new visits counted per hashed client
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="send-link-v2")
 
 
 def published_or_404(slug: str) -> Campaign:
@@ -87,7 +94,8 @@ def _postcode_mode(campaign: Campaign) -> bool:
             Recipient.constituency_code != "",
         )
     )
-    return bool(db.session.scalar(select(and_(exists(select(PostcodeArea.postcode)), exists(with_constituency)))))
+    has_map = exists(select(PostcodeArea.postcode).where(PostcodeArea.organisation_id == campaign.organisation_id))
+    return bool(db.session.scalar(select(and_(has_map, exists(with_constituency)))))
 
 
 def _assigned(campaign: Campaign) -> list[int]:
@@ -117,7 +125,8 @@ def _send_options(
 ) -> list[SendOption]:
     recipient = target.recipient
     context = target_context(recipient, campaign.language)
-    token = _serializer().dumps([campaign.id, recipient.id, variant.id])
+    # Bound to the visit that was shown it: a copied link counts for nobody else.
+    token = _serializer().dumps([campaign.id, recipient.id, variant.id, visitor_id()])
     options = []
     for network in networks:
         if not recipient.handle(network):
@@ -150,7 +159,7 @@ def campaign_page(slug: str) -> str:
     postcode_error = choices = None
     codes: list[str] = []
     if postcode_mode and postcode:
-        codes = constituencies_for(postcode)
+        codes = constituencies_for(campaign.organisation_id, postcode)
         if not codes:
             postcode_error = _(
                 "We do not know the postcode %(postcode)s. Check it, or write to the target below.", postcode=postcode
@@ -184,7 +193,7 @@ def campaign_page(slug: str) -> str:
     networks = offer.wave.enabled_networks if offer else campaign.enabled_networks
     options = _send_options(campaign, target, variant, accounts, networks) if target and variant else []
     shown = visit.show(target.recipient_id) if target is not None else False
-    if visit.is_new or shown:
+    if (visit.is_new or shown) and allow("visit", VISIT_LIMIT, hashed_client()):
         count_visit(campaign.id, offer.wave.id if offer else None, utcnow(), visit=visit.is_new, shown=shown)
         db.session.commit()
     if visit.is_new and target is None:
@@ -222,6 +231,10 @@ class Chosen:
     target: CampaignTarget
     variant: Variant
     network: Network
+    visitor_id: str  # the visit the link was shown to
+
+    def is_for(self, visitor: str) -> bool:
+        return bool(self.visitor_id) and self.visitor_id == visitor
 
     @property
     def recipient(self) -> Recipient:
@@ -231,15 +244,20 @@ class Chosen:
 def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen | Response:
     """The target, variant and network a signed send link names, or the redirect that explains why not.
 
-    404 for a link we did not sign; a redirect to the campaign page when it is no longer offered.
+    404 for a link we did not sign; a redirect to the campaign page when it expired or is no longer offered.
     """
     if campaign.status is not CampaignStatus.LIVE:
         flash(_("This campaign is not taking messages at the moment."), "error")
         return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
     try:
-        campaign_id, recipient_id, variant_id = _serializer().loads(token)
+        campaign_id, recipient_id, variant_id, link_visitor = _serializer().loads(token, max_age=SEND_LINK_MAX_AGE)
         chosen = Network(network)
+    except SignatureExpired:
+        flash(_("This page was open for a long time: here is the message again."), "info")
+        return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
     except (BadSignature, ValueError, TypeError):
+        abort(404)
+    if not isinstance(recipient_id, int) or not isinstance(variant_id, int) or not isinstance(link_visitor, str):
         abort(404)
     target = db.session.get(CampaignTarget, (campaign.id, recipient_id)) if campaign_id == campaign.id else None
     variant = db.session.get(Variant, variant_id)
@@ -249,7 +267,7 @@ def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen |
     message = db.session.get(Message, variant.message_id)
     if message is None or message.campaign_id != campaign.id or target.recipient.handle(chosen) is None:
         abort(404)
-    return Chosen(target, variant, chosen)
+    return Chosen(target, variant, chosen, link_visitor)
 
 
 def shown_text(campaign: Campaign, chosen: Chosen) -> str:
@@ -272,16 +290,22 @@ def send(slug: str, network: str, token: str) -> Response:
     text = shown_text(campaign, chosen)
     visit = Visit(campaign.id)
     if not visit.has_sent(recipient.id, chosen.network.value):  # a second press on the same button counts once
-        record_action(
-            campaign,
-            recipient_id=recipient.id,
-            variant_id=chosen.variant.id,
-            network=chosen.network,
-            visitor_id=visitor_id(),
-            text=text,
-            author_handle=known_handle(chosen.network),
-            wave_id=wave_for_action(campaign, recipient.id, utcnow()),
-        )
+        now = utcnow()
+        wave_id = wave_for_action(campaign, recipient.id, now)
+        if click_counts(campaign, chosen, visitor_id()):
+            record_action(
+                campaign,
+                recipient_id=recipient.id,
+                variant_id=chosen.variant.id,
+                network=chosen.network,
+                visitor_id=visitor_id(),
+                text=text,
+                author_handle=known_handle(chosen.network),
+                wave_id=wave_id,
+                now=now,
+            )
+        else:
+            count_visit(campaign.id, wave_id, now, visit=False, shown=False, refused=True)
         db.session.commit()
         visit.sent(recipient.id, chosen.network.value)
     return redirect(
@@ -290,6 +314,26 @@ def send(slug: str, network: str, token: str) -> Response:
         ),
         code=303,
     )
+
+
+def click_counts(campaign: Campaign, chosen: Chosen, visitor: str) -> bool:
+    """Whether a click is a message a real visitor sent: the link was shown to this visit, the visit has not
+    already written to this target on this network (whatever its cookie says now), and its client is under
+    the click throttle. A refused click still opens the composer: only the count is refused.
+    """
+    if not chosen.is_for(visitor):
+        return False
+    already = db.session.scalar(
+        select(
+            exists().where(
+                Action.campaign_id == campaign.id,
+                Action.visitor_id == visitor,
+                Action.recipient_id == chosen.recipient.id,
+                Action.network == chosen.network,
+            )
+        )
+    )
+    return not already and allow("click", current_app.config["CLICK_LIMIT"], hashed_client())
 
 
 def known_handle(network: Network) -> str | None:
@@ -329,7 +373,7 @@ def thanks(slug: str) -> str:
     campaign = published_or_404(slug)
     visit = Visit(campaign.id)
     last = db.session.get(Recipient, visit.last_sent) if visit.last_sent else None
-    page_url = url_for(".campaign_page", slug=campaign.slug, _external=True)
+    page_url = public_url("campaign_public.campaign_page", slug=campaign.slug)
     invitation = _("I just wrote to my representatives: %(title)s. Join in:", title=campaign.title) + " " + page_url
     share = [
         (Network.X.label, compose_url(Network.X, invitation)),

@@ -16,12 +16,13 @@ from campaign.views_public import published_or_404
 from campaign.wave_forms import PledgeForm, SubscribeForm
 from campaign.waves import next_wave, open_wave, wave_target_ids
 from channels import Network
+from clients import hashed_client
 from database import utcnow
 from extensions import db
 from scheduler.dispatch import notify
 from supporters.identity import current_supporter_id
 from supporters.models import PLEDGE_NETWORKS, Pledge, PledgeState, SocialAccount
-from supporters.optin import OptInError, queue_confirmation, subscribe
+from supporters.optin import OptInError, queue_confirmation, subscribe, subscribe_allowed
 from supporters.services import accounts_of
 
 bp = Blueprint("campaign_waves_public", __name__)
@@ -55,6 +56,9 @@ def subscribe_to_waves(slug: str) -> Response | str:
     form = SubscribeForm()
     if form.validate_on_submit():
         now = utcnow()
+        if not subscribe_allowed(campaign.id, form.email.data or "", hashed_client()):
+            form.email.errors = [_("Too many requests for this address or from your connection. Try again tomorrow.")]
+            return render_template("campaign/subscribe.html", campaign=campaign, form=form), 429  # type: ignore[return-value]
         try:
             subscription = subscribe(
                 campaign.id, form.email.data or "", language=campaign.language, now=now, share=bool(form.share.data)

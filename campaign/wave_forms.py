@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from campaign.forms import MultiCheckboxField
 from campaign.waves import DEFAULT_CAP, MAX_CAP
+from proof import ProofField
 from supporters.models import PLEDGE_NETWORKS
 
 DATETIME = "%Y-%m-%dT%H:%M"
@@ -61,6 +62,7 @@ class PledgeForm(FlaskForm):
     recipient_id = HiddenField(validators=[DataRequired()])
     variant_id = HiddenField()
     text = TextAreaField(_l("Your post"), validators=[DataRequired(_l("The text is empty.")), Length(max=5000)])
+    altcha = ProofField()
 
     def validate_network(self, field: SelectField) -> None:
         if field.data not in PLEDGE_NETWORKS:
@@ -70,3 +72,4 @@ class PledgeForm(FlaskForm):
 class SubscribeForm(FlaskForm):
     email = EmailField(_l("Your e-mail"), validators=[DataRequired(_l("Give your e-mail address.")), Length(max=320)])
     share = BooleanField(_l("The organisers may also write to me about this campaign (they will see my address)"))
+    altcha = ProofField()

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import requests
 
+from channels.http import ResponseTooLarge, UnsafeHost
+
 
 class ErrorKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"  # come back at `retry_at` (or later, when the network did not say)
@@ -27,6 +29,7 @@ class ChannelError(Exception):
     """A call that did not do what was asked. `retry_at` is set when the network said when to come back."""
 
     def __init__(self, kind: ErrorKind, reason: str = "", *, retry_at: datetime | None = None) -> None:
+        reason = " ".join(reason.split())[:300]  # a stranger's server writes this text: one short line
         super().__init__(f"{kind.value}: {reason}" if reason else kind.value)
         self.kind = kind
         self.reason = reason
@@ -87,7 +90,14 @@ def rate_limited(retry_at: datetime | None, reason: str) -> ChannelError:
 
 
 def transport_error(exc: requests.RequestException, network: str) -> ChannelError:
-    """A timeout or a refused connection: the call may or may not have reached the network."""
+    """A timeout or a refused connection: the call may or may not have reached the network.
+
+    A host the guard refused (`channels.http`) is final: it will not become a public server by retrying.
+    """
+    if isinstance(exc, UnsafeHost):
+        return ChannelError(ErrorKind.NOT_SUPPORTED, f"{network} is not a public server we can connect to")
+    if isinstance(exc, ResponseTooLarge):
+        return ChannelError(ErrorKind.NOT_SUPPORTED, f"{network} sent an answer too large or too slow to read")
     if isinstance(exc, requests.Timeout):
         return ChannelError(ErrorKind.UNAVAILABLE, f"{network} did not answer in time")
     return ChannelError(ErrorKind.UNAVAILABLE, f"{network} could not be reached")

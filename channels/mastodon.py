@@ -25,7 +25,12 @@ URL_LENGTH = 23
 # As upstream's StatusLengthValidator: only links with a scheme are shortened.
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"(?<![\w@])@(\w+(?:[.\-]+\w+)*)@[\w.\-]+\w", re.UNICODE)
-_INSTANCE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(:\d{1,5})?$")
+# A public host name: no port (live mode reaches 443 only), no address literal, no name for a private network.
+_INSTANCE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_PRIVATE_SUFFIXES = tuple(
+    f".{name}"
+    for name in "localhost local localdomain internal intranet private lan home corp arpa onion invalid".split()
+)
 
 
 def counted_text(text: str) -> str:
@@ -46,7 +51,9 @@ def normalise_instance(value: str) -> str | None:
     host = host.split("/", 1)[0].lstrip("@")
     if "@" in host:  # someone typed their whole address, user@instance
         host = host.rsplit("@", 1)[1]
-    return host if _INSTANCE.match(host) else None
+    if not _INSTANCE.match(host) or ("." + host).endswith(_PRIVATE_SUFFIXES):
+        return None
+    return host
 
 
 def compose_url(text: str, *, instance: str) -> str:

@@ -121,10 +121,16 @@ def import_command(
 
 @recipients_cli.command("import-postcodes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organisation", required=True, help="The organisation whose map it is.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
-def import_postcodes_command(path: Path, dry_run: bool) -> None:
-    """Replace the postcode map with a JSON file {"75001": ["7501"], …} (Z-codes understood)."""
-    report = import_postcodes(path.read_bytes(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"], dry_run=dry_run)
+def import_postcodes_command(path: Path, organisation: str, dry_run: bool) -> None:
+    """Replace an organisation's postcode map with a JSON file {"75001": ["7501"], …} (Z-codes understood)."""
+    report = import_postcodes(
+        _organisation(organisation).id,
+        path.read_bytes(),
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        dry_run=dry_run,
+    )
     if not report.ok:
         _echo_problems(path.name, report.problems)
         raise click.ClickException(f"{len(report.problems)} error(s); nothing was loaded")

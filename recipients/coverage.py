@@ -20,7 +20,7 @@ class Coverage:
 
 
 def constituency_coverage(organisation_id: int) -> Coverage:
-    codes = all_constituency_codes()
+    codes = all_constituency_codes(organisation_id)
     holders: dict[str, list[str]] = {}
     rows = db.session.execute(
         select(Recipient.constituency_code, Recipient.first_name, Recipient.last_name).where(

@@ -104,8 +104,9 @@ class RecipientList(Model):
 
 
 class PostcodeArea(Model):
-    """One postcode's constituencies; a postcode that spans several has several rows."""
+    """One postcode's constituencies in one organisation's map; a postcode that spans several has several rows."""
 
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
     postcode: Mapped[str] = mapped_column(String(10), primary_key=True)
     constituency_code: Mapped[str] = mapped_column(String(16), primary_key=True)
 

@@ -25,30 +25,35 @@ def normalise_postcode(value: str) -> str:
     return "".join(value.split()).upper()
 
 
-def constituencies_for(postcode: str) -> list[str]:
-    """The constituency codes a postcode spans, sorted; empty when it is unknown."""
+def constituencies_for(organisation_id: int, postcode: str) -> list[str]:
+    """The constituency codes a postcode spans in the organisation's map, sorted; empty when it is unknown."""
     return list(
         db.session.scalars(
             select(PostcodeArea.constituency_code)
-            .where(PostcodeArea.postcode == normalise_postcode(postcode))
+            .where(
+                PostcodeArea.organisation_id == organisation_id, PostcodeArea.postcode == normalise_postcode(postcode)
+            )
             .order_by(PostcodeArea.constituency_code)
         )
     )
 
 
-def has_postcode_data() -> bool:
-    return db.session.scalar(select(PostcodeArea.postcode).limit(1)) is not None
+def has_postcode_data(organisation_id: int) -> bool:
+    query = select(PostcodeArea.postcode).where(PostcodeArea.organisation_id == organisation_id).limit(1)
+    return db.session.scalar(query) is not None
 
 
-def all_constituency_codes() -> set[str]:
-    return set(db.session.scalars(select(PostcodeArea.constituency_code).distinct()))
+def all_constituency_codes(organisation_id: int) -> set[str]:
+    query = select(PostcodeArea.constituency_code).where(PostcodeArea.organisation_id == organisation_id)
+    return set(db.session.scalars(query.distinct()))
 
 
-def replace_postcodes(mapping: dict[str, list[str]]) -> int:
-    """Replace the postcode map with clean `mapping`; returns the number of (postcode, constituency) rows."""
-    db.session.execute(delete(PostcodeArea))
+def replace_postcodes(organisation_id: int, mapping: dict[str, list[str]]) -> int:
+    """Replace the organisation's postcode map with clean `mapping` (no other organisation's map is touched);
+    returns the number of (postcode, constituency) rows."""
+    db.session.execute(delete(PostcodeArea).where(PostcodeArea.organisation_id == organisation_id))
     rows = [
-        {"postcode": postcode, "constituency_code": code}
+        {"organisation_id": organisation_id, "postcode": postcode, "constituency_code": code}
         for postcode, codes in mapping.items()
         for code in dict.fromkeys(codes)
     ]
@@ -99,8 +104,8 @@ def parse_postcode_map(data: bytes, *, max_bytes: int) -> tuple[dict[str, list[s
     return mapping, problems
 
 
-def import_postcodes(data: bytes, *, max_bytes: int, dry_run: bool = False) -> PostcodeReport:
-    """Replace the map with the file's, all or nothing. Flushes, never commits."""
+def import_postcodes(organisation_id: int, data: bytes, *, max_bytes: int, dry_run: bool = False) -> PostcodeReport:
+    """Replace the organisation's map with the file's, all or nothing. Flushes, never commits."""
     mapping, problems = parse_postcode_map(data, max_bytes=max_bytes)
     report = PostcodeReport(problems=problems)
     if problems:
@@ -109,5 +114,5 @@ def import_postcodes(data: bytes, *, max_bytes: int, dry_run: bool = False) -> P
     report.pairs = sum(len(set(codes)) for codes in mapping.values())
     report.spanning = sum(1 for codes in mapping.values() if len(set(codes)) > 1)
     if not dry_run:
-        replace_postcodes(mapping)
+        replace_postcodes(organisation_id, mapping)
     return report

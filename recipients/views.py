@@ -185,7 +185,9 @@ def postcodes() -> Response | str:
         if not current_user.can_edit:
             abort(403)
         if form.validate_on_submit():
-            report = import_postcodes(form.file.data.read(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+            report = import_postcodes(
+                organisation_id, form.file.data.read(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
+            )
             if report.ok:
                 db.session.commit()
                 flash(

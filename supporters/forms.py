@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from proof import ProofField
+
 
 class MastodonServerForm(FlaskForm):
     instance = StringField(
@@ -13,6 +15,7 @@ class MastodonServerForm(FlaskForm):
         description=_l("The address after the second @ of yours: mastodon.social, piaille.fr…"),
     )
     next = HiddenField()
+    altcha = ProofField()
 
 
 class BlueskyForm(FlaskForm):

@@ -7,6 +7,7 @@ again; asking again with it starts a fresh confirmation.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -23,11 +24,15 @@ from channels.errors import ChannelError, ErrorKind
 from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
+from security import allow
 from supporters.models import Subscription, SubscriptionState
+from urls import public_url
 
 CONFIRM = "confirm_subscription"  # the outbox kind
 CONFIRM_MAX_AGE = timedelta(days=7)
 RESEND_AFTER = timedelta(minutes=10)  # asking again sooner sends no second e-mail
+SUBSCRIBE_LIMIT_CLIENT = "5 per hour;20 per day"
+SUBSCRIBE_LIMIT_MAILBOX = "3 per day"  # across campaigns and +tags
 
 
 class OptInError(ValueError):
@@ -42,16 +47,35 @@ def _unsubscribe_signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="subscription-unsubscribe")
 
 
+def _address_check(subscription: Subscription) -> str:
+    """A short digest of the address: a link names its subscription by id and never carries the address."""
+    return hashlib.sha256(subscription.email.encode()).hexdigest()[:16]
+
+
+def _sent_mark(subscription: Subscription) -> int:
+    return int(subscription.confirm_sent_at.timestamp()) if subscription.confirm_sent_at else 0
+
+
 def confirm_token(subscription: Subscription) -> str:
-    return _confirm_signer().dumps([subscription.id, subscription.email])
+    """Good for the confirmation it was sent with: a later request, or an unsubscription, voids it."""
+    return _confirm_signer().dumps([subscription.id, _address_check(subscription), _sent_mark(subscription)])
 
 
 def unsubscribe_token(subscription: Subscription) -> str:
-    return _unsubscribe_signer().dumps([subscription.id, subscription.email])
+    return _unsubscribe_signer().dumps([subscription.id, _address_check(subscription)])
+
+
+def subscribe_allowed(campaign_id: int, email: str, client: str) -> bool:
+    """The flood guard: a few confirmation requests per hashed client and per mailbox (`a+1@x` is `a@x`)."""
+    local, _at, domain = email.strip().lower().rpartition("@")
+    mailbox = f"{local.split('+', 1)[0]}@{domain}"
+    return allow("subscribe-client", SUBSCRIBE_LIMIT_CLIENT, client) and allow(
+        "subscribe-mailbox", SUBSCRIBE_LIMIT_MAILBOX, mailbox
+    )
 
 
 def unsubscribe_url(subscription: Subscription) -> str:
-    return mail.public_url("optin.unsubscribe", token=unsubscribe_token(subscription))
+    return public_url("optin.unsubscribe", token=unsubscribe_token(subscription))
 
 
 def subscribe(
@@ -100,15 +124,18 @@ def queue_confirmation(subscription: Subscription, now: datetime) -> Delivery:
 def confirm(token: str, now: datetime) -> Subscription | None:
     """Follow the confirmation link: the subscription, confirmed; None for a link we did not sign or too old."""
     try:
-        subscription_id, email = _confirm_signer().loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+        subscription_id, check, sent = _confirm_signer().loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return None
-    subscription = db.session.get(Subscription, subscription_id)
-    if subscription is None or subscription.email != email:
+    subscription = db.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+    if subscription is None or check != _address_check(subscription):
         return None
-    if subscription.state is not SubscriptionState.CONFIRMED:
-        subscription.state, subscription.confirmed_at = SubscriptionState.CONFIRMED, now
-        subscription.unsubscribed_at = None
+    if subscription.state is SubscriptionState.CONFIRMED:
+        return subscription  # a second click on the same link
+    if subscription.state is not SubscriptionState.PENDING or sent != _sent_mark(subscription):
+        return None  # unsubscribed or bounced since, or a newer confirmation was sent: this link is spent
+    subscription.state, subscription.confirmed_at = SubscriptionState.CONFIRMED, now
+    subscription.unsubscribed_at = None
     db.session.flush()
     return subscription
 
@@ -116,11 +143,11 @@ def confirm(token: str, now: datetime) -> Subscription | None:
 def unsubscribe(token: str, now: datetime) -> Subscription | None:
     """Follow an unsubscribe link (page or one-click POST): nothing more is sent. Safe twice."""
     try:
-        subscription_id, email = _unsubscribe_signer().loads(token)
+        subscription_id, check = _unsubscribe_signer().loads(token)
     except (BadSignature, ValueError, TypeError):
         return None
-    subscription = db.session.get(Subscription, subscription_id)
-    if subscription is None or subscription.email != email:
+    subscription = db.session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+    if subscription is None or check != _address_check(subscription):
         return None
     if subscription.state is not SubscriptionState.UNSUBSCRIBED:
         subscription.state, subscription.unsubscribed_at = SubscriptionState.UNSUBSCRIBED, now
@@ -160,7 +187,8 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
         language=subscription.language,
         key=delivery.idempotency_key,
         campaign=campaign,
-        confirm_url=mail.public_url("optin.confirm_subscription", token=confirm_token(subscription)),
+        shared=subscription.shared_at is not None,
+        confirm_url=public_url("optin.confirm_subscription", token=confirm_token(subscription)),
     )
     send_to(subscription, message, now)
     return PostResult(message.message_id, "")

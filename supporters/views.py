@@ -23,6 +23,7 @@ from supporters.forms import BlueskyForm, MastodonServerForm
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
 from supporters.networks import API_NETWORKS, endpoint, is_live, x_app
+from urls import public_url
 
 bp = Blueprint("supporters", __name__, url_prefix="/s")
 
@@ -91,7 +92,7 @@ def connect_x() -> Response:
     state, challenge = _start_oauth(Network.X, safe_next(request.args.get("next")))
     return redirect(
         x.authorize_url(
-            endpoint(Network.X), x_app(url_for(".x_callback", _external=True)), state=state, challenge=challenge
+            endpoint(Network.X), x_app(public_url("supporters.x_callback")), state=state, challenge=challenge
         )
     )
 
@@ -105,7 +106,7 @@ def x_callback() -> Response:
     ep = endpoint(Network.X)
     try:
         tokens = x.exchange_code(
-            ep, x_app(url_for(".x_callback", _external=True)), code=request.args["code"], verifier=pending["verifier"]
+            ep, x_app(public_url("supporters.x_callback")), code=request.args["code"], verifier=pending["verifier"]
         )
         profile = x.profile(ep, tokens.access)
     except ChannelError as error:
@@ -124,7 +125,7 @@ def connect_mastodon() -> Response | str:
         else:
             try:
                 info = mastodon.server_info(endpoint(Network.MASTODON), instance)
-                app = services.mastodon_app(instance, redirect_uri=url_for(".mastodon_callback", _external=True))
+                app = services.mastodon_app(instance, redirect_uri=public_url("supporters.mastodon_callback"))
                 db.session.commit()
             except ChannelError as error:
                 form.instance.errors = [explain(error, instance)]
@@ -139,7 +140,7 @@ def connect_mastodon() -> Response | str:
                         app,
                         state=state,
                         challenge=challenge,
-                        redirect_uri=url_for(".mastodon_callback", _external=True),
+                        redirect_uri=public_url("supporters.mastodon_callback"),
                     )
                 )
     return render_template("supporters/connect_mastodon.html", form=form)
@@ -152,7 +153,7 @@ def mastodon_callback() -> Response:
         return pending
     next_path, instance = pending["next"], pending["instance"]
     ep = endpoint(Network.MASTODON)
-    redirect_uri = url_for(".mastodon_callback", _external=True)
+    redirect_uri = public_url("supporters.mastodon_callback")
     try:
         app = services.mastodon_app(instance, redirect_uri=redirect_uri)
         token = mastodon.exchange_code(

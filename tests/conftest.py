@@ -114,10 +114,12 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
             "TOKEN_KEYS": (TEST_TOKEN_KEY,),
             "WTF_CSRF_ENABLED": False,
             "SERVER_NAME": "localhost",
+            "PUBLIC_URL": "http://localhost",  # the only source of absolute URLs: the test client's host
             "BABEL_DEFAULT_LOCALE": "en",  # messages outside a request; pages pick theirs
             "SANDBOX_MOUNT": False,  # tests that talk to networks use the `sandbox` server fixture
             "SANDBOX_URL": "http://127.0.0.1:9/unused-sandbox",
             "NETWORK_TIMEOUT": 2.0,
+            "ALTCHA_ENABLED": False,  # tests/test_abuse.py solves the proof of work as a browser would
         }
     )
     with app.app_context():

@@ -240,10 +240,11 @@ def test_utf16_from_a_spreadsheet_is_read(make_org, ctx) -> None:
         (b'{"75001": ["7501"]', "not valid JSON"),
     ],
 )
-def test_a_malformed_postcode_map_changes_nothing(data: bytes, words: str, ctx) -> None:
-    assert import_postcodes(b'{"75001": ["7501"]}', max_bytes=10_000).ok
-    report = import_postcodes(data, max_bytes=10_000)
-    assert not report.ok and words in report.problems[0].message
+def test_a_malformed_postcode_map_changes_nothing(data: bytes, words: str, make_org, ctx) -> None:
     from recipients.postcodes import constituencies_for
 
-    assert constituencies_for("75001") == ["7501"]
+    organisation_id = make_org().id
+    assert import_postcodes(organisation_id, b'{"75001": ["7501"]}', max_bytes=10_000).ok
+    report = import_postcodes(organisation_id, data, max_bytes=10_000)
+    assert not report.ok and words in report.problems[0].message
+    assert constituencies_for(organisation_id, "75001") == ["7501"]

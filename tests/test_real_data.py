@@ -82,7 +82,9 @@ def test_datan_deputies_with_their_bluesky_and_mastodon_files(make_org, ctx) -> 
 def test_every_constituency_of_the_postcode_map_leads_to_one_deputy(make_org, ctx) -> None:
     organisation_id = make_org().id
     _twice(organisation_id, "fr/deputes-datan-2024-12-25.csv")
-    report = import_postcodes((DATA / "fr/postcode-circonscription.json").read_bytes(), max_bytes=10**7)
+    report = import_postcodes(
+        organisation_id, (DATA / "fr/postcode-circonscription.json").read_bytes(), max_bytes=10**7
+    )
     assert (report.ok, report.postcodes, report.spanning) == (True, 6321, 967)
     db.session.commit()
     coverage = constituency_coverage(organisation_id)
@@ -90,10 +92,10 @@ def test_every_constituency_of_the_postcode_map_leads_to_one_deputy(make_org, ct
     assert coverage.vacant == VACANCIES and coverage.shared == {}
     assert coverage.resolved == 565 - len(VACANCIES)
     # Overseas Z-codes and Corsica lead to the codes the deputies carry.
-    assert constituencies_for("97110") == ["97101"]  # Pointe-à-Pitre, ZA01
-    assert constituencies_for("97600") == ["97601", "97602"]  # Mamoudzou spans ZM01 and ZM02
-    assert constituencies_for("97150") == ["97701"]  # Saint-Martin, ZX01
-    assert constituencies_for("20000") == ["2A01", "2A02"]  # Ajaccio spans two
+    assert constituencies_for(organisation_id, "97110") == ["97101"]  # Pointe-à-Pitre, ZA01
+    assert constituencies_for(organisation_id, "97600") == ["97601", "97602"]  # Mamoudzou spans ZM01 and ZM02
+    assert constituencies_for(organisation_id, "97150") == ["97701"]  # Saint-Martin, ZX01
+    assert constituencies_for(organisation_id, "20000") == ["2A01", "2A02"]  # Ajaccio spans two
 
 
 def test_nosdeputes_16th_legislature(make_org, ctx) -> None:
@@ -199,7 +201,8 @@ def test_my_deputy_by_postcode_with_the_real_map(client, app, make_org, make_cam
     campaign = make_campaign(organisation, targets=1)
     with app.app_context():
         assert import_targets(organisation.id, (DATA / "fr/deputes-datan-2024-12-25.csv").read_bytes()).ok
-        assert import_postcodes((DATA / "fr/postcode-circonscription.json").read_bytes(), max_bytes=10**7).ok
+        postcodes = (DATA / "fr/postcode-circonscription.json").read_bytes()
+        assert import_postcodes(organisation.id, postcodes, max_bytes=10**7).ok
         db.session.commit()
         guadeloupe = db.session.scalars(select(Recipient).where(Recipient.constituency_code == "97101")).one()
     page = client.get(f"/c/{campaign.slug}?cp=97110").text

@@ -108,7 +108,7 @@ def test_thanks_page_offers_another_and_share_links(client, make_org, make_campa
 def test_postcode_finds_the_deputy_or_asks_which(client, app, make_org, make_campaign) -> None:
     campaign = make_campaign(make_org(), targets=3)
     with app.app_context():
-        replace_postcodes({"75001": ["7501"], "75002": ["7502", "7503"]})
+        replace_postcodes(campaign.organisation_id, {"75001": ["7501"], "75002": ["7502", "7503"]})
         db.session.commit()
     html = client.get(f"/c/{campaign.slug}?cp=75 001").text
     assert 'id="target-name">Prénom1 Nom1<' in html
@@ -138,7 +138,7 @@ def test_html_in_every_field_is_inert(client, app, make_org, make_campaign) -> N
         db.session.commit()
     html = client.get(f"/c/{campaign.slug}").text
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
-    assert html.count("<script") == 1  # our own app.js only
+    assert html.count("<script") == 2  # our own app.js and proof.js only
 
 
 def test_paused_and_ended_campaigns_say_so_and_do_not_count(client, app, make_org, make_campaign) -> None:
@@ -205,7 +205,7 @@ def test_no_postcode_question_when_the_campaign_aims_at_senators(client, app, ma
 
     campaign = make_campaign(make_org(), targets=2)
     with app.app_context():
-        replace_postcodes({"75001": ["7501"]})
+        replace_postcodes(campaign.organisation_id, {"75001": ["7501"]})
         db.session.execute(db.update(Recipient).values(role=TargetRole.SENATOR))
         db.session.commit()
     page = client.get(f"/c/{campaign.slug}?cp=75001").text

@@ -13,7 +13,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from campaign.demo import seed_demo
+from channels import smtp
 from extensions import db
+from sandbox.smtp import SmtpSink
 from scheduler.runner import start_embedded, stop_embedded
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -35,7 +37,9 @@ def live_server(live_app: tuple[Any, str]) -> str:
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    """The app as `make run` serves it: the demo, the sandbox at /sandbox, the scheduler and delivery threads."""
+    """The app as `make run` serves it: the demo, the sandbox at /sandbox with its SMTP sink, the scheduler
+    and delivery threads. Every server takes a free port of its own.
+    """
     instance = tmp_path_factory.mktemp("live")
     app = create_app(
         {
@@ -45,6 +49,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, st
             "DELIVERY_WORKERS": 2,
         }
     )
+    sink = SmtpSink(app.extensions["porte_voix_sandbox"]).start()
+    app.config.update(SMTP_HOST=sink.host, SMTP_PORT=sink.port)
     with app.app_context():
         db.create_all()
         seed_demo()
@@ -57,8 +63,10 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, st
     scheduler = start_embedded(app)
     yield app, url
     stop_embedded(app, scheduler)
+    smtp.close_connections()
     server.shutdown()
     thread.join(timeout=5)
+    sink.stop()
     with app.app_context():
         db.engine.dispose()
 
