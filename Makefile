@@ -32,7 +32,7 @@ run: install translations
 	$(BIN)/flask demo seed --url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C to stop)"
 	SANDBOX_URL=$${SANDBOX_URL:-http://$(HOST):$(PORT)/sandbox} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/gunicorn --workers 1 --threads 16 \
-		--bind $(HOST):$(PORT) --access-logfile - --config scheduler/gunicorn_embedded.py "app:create_app()"
+		--bind $(HOST):$(PORT) --access-logfile - --logger-class accesslog.ScrubbedLogger --config scheduler/gunicorn_embedded.py "app:create_app()"
 
 test: install-dev translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -152,7 +152,9 @@ def register_sandbox(app: Flask) -> None:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from sandbox import Knobs, State, create_sandbox
+    from sandbox.gate import StaffOnly
 
     # The demo's targets live under .demo.example: on the sandbox's Bluesky their handles exist.
     state = app.extensions["porte_voix_sandbox"] = State(knobs=Knobs(bluesky_existing_domains=["demo.example"]))
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": create_sandbox(state)})  # type: ignore[method-assign]
+    sandbox = StaffOnly(create_sandbox(state), app)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": sandbox})  # type: ignore[method-assign]

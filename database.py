@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,27 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+MAX_ID = 2**63 - 1  # the largest key SQLite and PostgreSQL's BIGINT hold
+
+
+def parse_id(value: str | None) -> int | None:
+    """A row id from a form or a URL: digits that fit in 63 bits, else None (never an overflow later)."""
+    text = (value or "").strip()
+    if not text.isdigit() or not text.isascii() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+MAX_PAGE = 100_000
+
+
+def page_number(value: str | None) -> int:
+    """The `?page=` of a listing, clamped to 1…MAX_PAGE (an absurd page is the last page, not an overflow)."""
+    number = parse_id(value)
+    return min(number or 1, MAX_PAGE)
 
 
 def utcnow() -> datetime:
@@ -89,7 +111,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    files = [row[2] for row in cursor.execute("PRAGMA database_list").fetchall() if row[2]]
     cursor.close()
+    for path in files:  # supporters' data: readable by this user only (its journal files too)
+        for name in (path, f"{path}-wal", f"{path}-shm"):
+            if os.path.exists(name) and os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 def changed(result: object) -> int:

@@ -3,12 +3,17 @@ that throttles are keyed on, and the throttles themselves (Flask-Limiter, memory
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, request
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
+from database import MAX_ID
 from extensions import limiter
+from safejson import CappedJSONProvider
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -38,7 +43,17 @@ def exhausted(name: str, limits: str, *keys: str) -> bool:
     return not all(strategy.test(item, name, *keys) for item in parse_many(limits))
 
 
+class Int63Converter(IntegerConverter):
+    """`<int:…>` in every route, refusing ids past 63 bits (a 404, not an overflow in the database)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.json = CappedJSONProvider(app)
+    app.url_map.converters["int"] = Int63Converter  # before the blueprints' rules are bound
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -166,7 +167,15 @@ def _record_answers(account: SocialAccount, metric: PostMetric, remote_id: str, 
 
 
 def _same_account(network: Network, reply: Reply, handle: str) -> bool:
+    """Whether the reply is the target's own. On Mastodon the supporter's server tells us who wrote it, and a
+    server of one's own can say anything: the reply must also live at the target's own server (its link's
+    host is the domain of the target's address)."""
     try:
-        return normalise_handle(network, reply.author) == normalise_handle(network, handle)
+        same = normalise_handle(network, reply.author) == normalise_handle(network, handle)
     except ValueError:
         return False
+    if same and network is Network.MASTODON:
+        domain = normalise_handle(network, handle).rsplit("@", 1)[-1]
+        host = (urlsplit(reply.url).hostname or "").lower()
+        return host == domain or host.endswith("." + domain)
+    return same

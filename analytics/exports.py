@@ -6,9 +6,7 @@ no handle, no browser id). The organiser's export of consenting subscribers is `
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date, datetime
@@ -16,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+import csvout
 from analytics.coverage import Coverage
 from analytics.figures import Figures
 from extensions import db
@@ -95,19 +94,7 @@ def csv_rows(figures: Figures, coverage: Coverage) -> Iterator[tuple[Any, ...]]:
 
 
 def to_csv(rows: Iterator[tuple[Any, ...]], header: tuple[str, ...] = CSV_HEADER) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(_guard(value) for value in row)
-    return out.getvalue()
-
-
-def _guard(value: Any) -> Any:
-    """Keep a spreadsheet from running a cell as a formula (a target's name or a reply could start with =)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return csvout.to_csv(rows, header)
 
 
 SUBSCRIBER_HEADER = ("email", "language", "confirmed_at", "shared_at")

@@ -30,6 +30,9 @@ from campaign.models import Campaign, Wave
 bp = Blueprint("analytics", __name__, url_prefix="/admin")
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # a day past 9999-12-31 would overflow
+
+
 class RangeForm(Form):
     """The dashboard's optional range of days (GET, so no CSRF token: it changes nothing)."""
 
@@ -39,6 +42,10 @@ class RangeForm(Form):
     def validate(self, extra_validators: object = None) -> bool:
         if not super().validate():
             return False
+        for field in (self.start, self.end):
+            if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
+                field.errors = [_("Choose a day between %(first)s and %(last)s.", first=FIRST_DAY, last=LAST_DAY)]
+                return False
         if self.start.data and self.end.data and self.end.data < self.start.data:
             self.end.errors = [_("The range ends before it starts.")]
             return False

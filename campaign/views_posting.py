@@ -185,7 +185,9 @@ def status_json(slug: str, delivery_id: int) -> Response:
 def length(slug: str) -> Response | tuple[Response, int]:
     """The live counter of the post box, by the network's own rule (the instance's limit on Mastodon)."""
     published_or_404(slug)
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="send a JSON object with network and text"), 400
     try:
         network = Network(str(body.get("network")))
     except ValueError:

@@ -170,7 +170,7 @@ def move(campaign_id: int, wave_id: int, action: str) -> Response:
             }[action],
             "success",
         )
-    return redirect(request.referrer or url_for(".index", campaign_id=campaign.id))
+    return redirect(url_for(".index", campaign_id=campaign.id))
 
 
 @bp.route("/<int:wave_id>")

@@ -17,7 +17,7 @@ from campaign.wave_forms import PledgeForm, SubscribeForm
 from campaign.waves import next_wave, open_wave, wave_target_ids
 from channels import Network
 from clients import hashed_client
-from database import utcnow
+from database import parse_id, utcnow
 from extensions import db
 from scheduler.dispatch import notify
 from supporters.identity import current_supporter_id
@@ -127,17 +127,17 @@ def pledge(slug: str) -> Response | str:
     form = PledgeForm()
     status = 200
     if request.method == "POST":
-        if form.validate_on_submit() and form.recipient_id.data and form.recipient_id.data.isdigit():
+        if form.validate_on_submit() and parse_id(form.recipient_id.data) is not None:
             account = accounts.get(Network(form.network.data))
             if account is None:
                 form.network.errors = [_("Connect this account first.")]
             else:
-                variant_id = int(form.variant_id.data) if (form.variant_id.data or "").isdigit() else None
+                variant_id = parse_id(form.variant_id.data)
                 try:
                     made = make_pledge(
                         wave,
                         account,
-                        recipient_id=int(form.recipient_id.data),
+                        recipient_id=parse_id(form.recipient_id.data) or 0,
                         variant_id=variant_id,
                         text=form.text.data or "",
                         now=utcnow(),
@@ -155,7 +155,7 @@ def pledge(slug: str) -> Response | str:
     network = (
         Network(form.network.data) if form.network.data in PLEDGE_NETWORKS else next(iter(accounts), Network.BLUESKY)
     )
-    recipient_id = int(form.recipient_id.data) if (form.recipient_id.data or "").isdigit() else None
+    recipient_id = parse_id(form.recipient_id.data)
     if recipient_id is None:
         chosen = pick_target(campaign, among=wave_target_ids(wave))
         recipient_id = chosen.recipient_id if chosen else None

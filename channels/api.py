@@ -7,8 +7,19 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from channels.errors import RateState
+
+
+def web_link(url: str) -> str:
+    """A URL a network gave us, kept only when it is a web address we can put in a page ("" otherwise):
+    `javascript:`, `data:` and the like never become links."""
+    text = (url or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme in ("https", "http") and parts.netloc and not any(ch in text for ch in '\r\n\t"<> '):
+        return text[:2000]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -16,6 +27,9 @@ class PostResult:
     remote_id: str
     url: str  # where the supporter sees the post (in the sandbox when the endpoint is one)
     rate: RateState | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", web_link(self.url))
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,9 @@ class Reply:
     text: str
     url: str
     created_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", web_link(self.url))
 
 
 @dataclass(frozen=True)

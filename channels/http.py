@@ -204,9 +204,29 @@ class EndpointAdapter(HTTPAdapter):
             if self.endpoint.is_sandbox:
                 request.url = self.endpoint.url(self.network, request.url)
         kwargs["stream"] = True
-        response = super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        except requests.ConnectionError as exc:
+            refused = _refusal_in(exc)
+            if refused is not None:
+                raise refused from exc  # urllib3 wrapped the guard's refusal: it is final, not a lost connection
+            raise
         _read_capped(response, self.endpoint.timeout)
         return response
+
+
+def _refusal_in(exc: BaseException, depth: int = 0) -> UnsafeHost | None:
+    """The guard's UnsafeHost inside the errors urllib3 and requests wrap it in, if it is there."""
+    if isinstance(exc, UnsafeHost):
+        return exc
+    if depth > 5:
+        return None
+    for inner in (*exc.args, exc.__cause__, exc.__context__):
+        if isinstance(inner, BaseException):
+            found = _refusal_in(inner, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _read_capped(response: requests.Response, timeout: float, limit: int = MAX_RESPONSE_BYTES) -> None:

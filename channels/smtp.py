@@ -28,6 +28,8 @@ class SmtpServer:
 
 
 _local = threading.local()
+_every: set[smtplib.SMTP] = set()  # every thread's kept connections, for a clean stop
+_every_lock = threading.Lock()
 
 
 def _connection(server: SmtpServer) -> tuple[smtplib.SMTP, bool]:
@@ -42,6 +44,8 @@ def _connection(server: SmtpServer) -> tuple[smtplib.SMTP, bool]:
     if server.username:
         connection.login(server.username, server.password)
     connections[server] = connection
+    with _every_lock:
+        _every.add(connection)
     return connection, False
 
 
@@ -49,10 +53,24 @@ def _drop(server: SmtpServer) -> None:
     connections: dict[SmtpServer, smtplib.SMTP] = _local.__dict__.setdefault("connections", {})
     connection = connections.pop(server, None)
     if connection is not None:
-        try:
-            connection.close()
-        except OSError:
-            pass
+        _close(connection)
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    with _every_lock:
+        _every.discard(connection)
+    try:
+        connection.close()
+    except OSError:
+        pass
+
+
+def close_every_connection() -> None:
+    """Close the kept connections of every thread, once the threads that sent have stopped (shutdown, tests)."""
+    with _every_lock:
+        kept = list(_every)
+    for connection in kept:
+        _close(connection)
 
 
 def close_connections() -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
+from csvout import to_csv
 from extensions import db
 from recipients.formats.mapped_csv import LAYOUT
 from recipients.importer import add_to_static_list
@@ -123,33 +121,31 @@ def delete_list(target_list: RecipientList) -> None:
 
 
 def export_csv(organisation_id: int, target_list: RecipientList) -> str:
-    """The list's active targets in the Porte-voix layout, so the file imports back as it is."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(LAYOUT)
+    """The list's active targets in the Porte-voix layout, so the file imports back as it is (cells that a
+    spreadsheet would run as formulas are written as text)."""
     query = select_targets(organisation_id, members_filter(target_list)).order_by(
         Recipient.last_name, Recipient.first_name, Recipient.id
     )
-    for r in db.session.scalars(query):
-        writer.writerow(
-            [
-                r.external_id,
-                r.role.value,
-                r.first_name,
-                r.last_name,
-                r.title,
-                r.gender.value[0].upper() if r.gender else "",
-                r.chamber,
-                r.group_name,
-                r.constituency,
-                r.constituency_code,
-                r.department,
-                "|".join(r.committees or []),
-                r.handle_x or "",
-                r.handle_bluesky or "",
-                r.handle_mastodon or "",
-                r.email or "",
-                r.salutation,
-            ]
-        )
-    return buffer.getvalue()
+    rows = (
+        [
+            r.external_id,
+            r.role.value,
+            r.first_name,
+            r.last_name,
+            r.title,
+            r.gender.value[0].upper() if r.gender else "",
+            r.chamber,
+            r.group_name,
+            r.constituency,
+            r.constituency_code,
+            r.department,
+            "|".join(r.committees or []),
+            r.handle_x or "",
+            r.handle_bluesky or "",
+            r.handle_mastodon or "",
+            r.email or "",
+            r.salutation,
+        ]
+        for r in db.session.scalars(query)
+    )
+    return to_csv(rows, LAYOUT)

@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from flask_babel import gettext as _
 
+from safejson import MAX_JSON_DEPTH, json_depth
+
 
 class FileProblem(ValueError):
     """A file that cannot be read at all; the message is for the organiser."""
@@ -141,6 +143,8 @@ def iter_dicts(table: CsvTable, columns: list[str]) -> Iterator[tuple[int, dict[
 
 
 def read_json(text: str) -> Any:
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise FileProblem(_("nested deeper than %(depth)d levels: not a file of targets", depth=MAX_JSON_DEPTH))
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -155,8 +159,16 @@ def read_json(text: str) -> Any:
 
 
 def read_yaml(text: str) -> Any:
+    """A YAML document without aliases: `*name` lets a few hundred bytes expand to gigabytes (a "billion
+    laughs"), and no public data set uses them. The events are read first, at C speed, then the document."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise FileProblem(
+                    _("line %(line)d: YAML aliases (*name) are not accepted", line=(mark.line + 1) if mark else 0)
+                )
         return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

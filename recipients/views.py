@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from accounts.permissions import current_organisation_id, editor_required
 from channels import Network
+from database import page_number, parse_id
 from extensions import db
 from recipients.coverage import constituency_coverage
 from recipients.forms import (
@@ -62,7 +63,7 @@ def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm |
         form.activity.choices = activity_choices()
         activity = form.activity.data if form.activity.data in ACTIVITY else "active"
     list_ids = {lst.id for lst, _n in lists}
-    list_id = int(form.recipient_list.data) if (form.recipient_list.data or "").isdigit() else None
+    list_id = parse_id(form.recipient_list.data)
     return TargetFilter(
         recipient_list_id=list_id if list_id in list_ids else None,
         role=TargetRole(form.role.data) if form.role.data in TargetRole._value2member_map_ else None,
@@ -96,6 +97,7 @@ def index() -> str:
     target_filter = filter_from_args(organisation_id, form)
     page = db.paginate(
         select_targets(organisation_id, target_filter).order_by(Recipient.last_name, Recipient.first_name),
+        page=page_number(request.args.get("page")),
         per_page=PAGE_SIZE,
         error_out=False,
     )
@@ -120,9 +122,7 @@ def add_to_list() -> Response:
     form = AddToListForm()
     filters = FilterForm(request.args)
     target_filter = filter_from_args(organisation_id, filters)
-    target_list = (
-        find_list(organisation_id, int(form.target_list.data)) if (form.target_list.data or "").isdigit() else None
-    )
+    target_list = find_list(organisation_id, list_id) if (list_id := parse_id(form.target_list.data)) else None
     if not form.validate_on_submit() or target_list is None:
         flash(_("Choose a static list."), "error")
         return redirect(_with_query(url_for(".index")))

@@ -8,6 +8,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.permissions import current_organisation_id, editor_required
+from database import page_number
 from extensions import db
 from recipients.forms import ListForm
 from recipients.lists import ListError, delete_list, export_csv, find_list, members_filter, remove_member, save_list
@@ -83,6 +84,7 @@ def show(list_id: int) -> str:
     target_filter = members_filter(target_list)
     page = db.paginate(
         select_targets(organisation_id, target_filter).order_by(Recipient.last_name, Recipient.first_name),
+        page=page_number(request.args.get("page")),
         per_page=PAGE_SIZE,
         error_out=False,
     )

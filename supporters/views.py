@@ -17,7 +17,9 @@ from channels import Network, bluesky, mastodon, x
 from channels.api import Profile, pkce_pair
 from channels.errors import ChannelError, ErrorKind
 from channels.mastodon import normalise_instance
+from clients import hashed_client
 from extensions import db
+from security import allow
 from supporters import services
 from supporters.forms import BlueskyForm, MastodonServerForm
 from supporters.identity import current_supporter_id
@@ -26,6 +28,7 @@ from supporters.networks import API_NETWORKS, endpoint, is_live, x_app
 from urls import public_url
 
 bp = Blueprint("supporters", __name__, url_prefix="/s")
+CONNECT_LIMIT = "10 per hour;30 per day"  # Mastodon servers tried per hashed client (each may register an app)
 
 
 def safe_next(value: str | None) -> str:
@@ -122,6 +125,8 @@ def connect_mastodon() -> Response | str:
         instance = normalise_instance(form.instance.data or "")
         if instance is None:
             form.instance.errors = [_("Type the address of your server, for example mastodon.social.")]
+        elif not allow("connect-mastodon", CONNECT_LIMIT, hashed_client()):
+            form.instance.errors = [_("Too many servers tried from your connection. Wait an hour, then try again.")]
         else:
             try:
                 info = mastodon.server_info(endpoint(Network.MASTODON), instance)

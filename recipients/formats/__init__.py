@@ -66,6 +66,9 @@ MAX_LENGTH = {
 }
 
 
+MAX_PROBLEM_TEXT = 500
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with a file, a row or a field. Errors stop the import; warnings do not."""
@@ -74,6 +77,12 @@ class Problem:
     field: str
     message: str
     is_error: bool = True
+
+    def __post_init__(self) -> None:
+        # A file's own values appear in these texts: a hostile file must not make the report huge.
+        object.__setattr__(self, "where", self.where[:200])
+        object.__setattr__(self, "field", self.field[:100])
+        object.__setattr__(self, "message", self.message[:MAX_PROBLEM_TEXT])
 
     def as_dict(self) -> dict[str, Any]:
         return {"where": self.where, "field": self.field, "message": self.message, "is_error": self.is_error}

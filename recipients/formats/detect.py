@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from recipients.formats import datan, mapped_csv
 from recipients.reading import read_csv
+from safejson import loads_json
 
 
 def detect(filename: str, text: str) -> str:
@@ -32,8 +31,8 @@ def detect(filename: str, text: str) -> str:
 
 def _detect_json(text: str) -> str:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
+        document = loads_json(text)
+    except ValueError:
         # Truncated or broken: guess from its start, so the parser names the broken place.
         return "popolo" if '"persons"' in text[:5000] else "nosdeputes" if '"deputes"' in text[:5000] else ""
     if isinstance(document, dict):

@@ -57,13 +57,13 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, st
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    app.config["SANDBOX_URL"] = url + "/sandbox"
+    app.config.update(SANDBOX_URL=url + "/sandbox", PUBLIC_URL=url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     scheduler = start_embedded(app)
     yield app, url
     stop_embedded(app, scheduler)
-    smtp.close_connections()
+    smtp.close_every_connection()
     server.shutdown()
     thread.join(timeout=5)
     sink.stop()
