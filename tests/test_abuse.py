@@ -359,7 +359,7 @@ def test_the_confirmation_says_the_organisers_may_write(
     client.post(f"/c/{campaign.slug}/subscribe", data={"email": "camille@exemple.fr", "share": "y"})
     drain(app)
     [mail] = mailbox.state.mailbox("camille@exemple.fr")
-    assert "may also write to me" in mail.text or "peuvent aussi m’écrire" in mail.text or "organisateurs" in mail.text
+    assert "Vous avez aussi coché « les organisateurs peuvent aussi m’écrire »" in mail.text
 
 
 def test_a_confirmation_link_is_spent_by_an_unsubscription(ctx: None, make_org: Any, make_campaign: Any) -> None:
