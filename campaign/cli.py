@@ -24,7 +24,8 @@ def seed_command(url: str) -> None:
         click.echo(f"  {role.value:<10} {email} / {password}")
     click.echo(f"  ({DEMO_PASSWORD_NOTE})")
     click.echo(
-        f"Sandbox networks: {url}/sandbox/ (connect any X, Bluesky or Mastodon name; nothing leaves this machine)"
+        f"Sandbox networks: {url}/sandbox/ (staff sign-in; connect any X, Bluesky or Mastodon name;"
+        " nothing leaves this machine)"
     )
     click.echo(f"A demo wave opens within minutes; its reminders land in the sandbox's mailbox: {url}/sandbox/#mailbox")
     click.echo(f"Analytics (five days of invented activity to read): {url}/admin/analytics")
