@@ -35,7 +35,7 @@ run: install translations
 		--bind $(HOST):$(PORT) --access-logfile - --logger-class accesslog.ScrubbedLogger --config scheduler/gunicorn_embedded.py "app:create_app()"
 
 test: install-dev translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)  # two processes: this machine's two cores
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -57,6 +57,8 @@ def init_app(app: Flask) -> None:
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+    # One Limiter serves the process's app; a test process builds many, each with its own limits and storage.
+    limiter.limit_manager.set_default_limits([])
     limiter.init_app(app)
 
     @app.after_request

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from flask import Flask
 from flask_login import current_user
@@ -21,19 +22,24 @@ if TYPE_CHECKING:
 
 
 class StaffOnly:
-    """WSGI middleware: a control path answers 401 and a link to the sign-in page unless staff is signed in."""
+    """WSGI middleware: a control path sends a browser to the sign-in page (and back), and answers an API
+    call 401, unless staff is signed in."""
 
     def __init__(self, sandbox: WSGIApplication, app: Flask) -> None:
         self.sandbox = sandbox
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if is_control_path(environ.get("PATH_INFO", "")) and not self._is_staff(environ):
-            login = f"{environ.get('SCRIPT_NAME', '').removesuffix('/sandbox')}/login"
-            body = f'<!doctype html><title>Sign in</title><p>Staff only: <a href="{login}">sign in</a>.</p>'.encode()
+        path = environ.get("PATH_INFO", "")
+        if is_control_path(path) and not self._is_staff(environ):
+            mount = environ.get("SCRIPT_NAME", "")
+            login = f"{mount.removesuffix('/sandbox')}/login?{urlencode({'next': mount + (path or '/')})}"
+            if environ.get("REQUEST_METHOD") == "GET" and "text/html" in environ.get("HTTP_ACCEPT", ""):
+                start_response("302 Found", [("Location", login), ("Content-Length", "0")])
+                return [b""]
+            body = b'{"error": "staff only: sign in to the app first"}'
             start_response(
-                "401 Unauthorized",
-                [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+                "401 Unauthorized", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
         return self.sandbox(environ, start_response)

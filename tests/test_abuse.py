@@ -67,6 +67,7 @@ def _refused(app: Flask) -> int:
 # 1. Counts and the wave's cap -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("database_uri", ["sqlite"], indirect=True)  # 650 requests: the behaviour, not the database
 def test_500_cookieless_clicks_count_nothing_and_150_cannot_empty_a_wave(
     app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any
 ) -> None:
@@ -448,6 +449,8 @@ def test_the_mounted_sandboxs_mailbox_and_control_api_need_staff(mounted: Flask)
     anonymous = mounted.test_client()
     for path in ("/sandbox/", "/sandbox/__sandbox__/mail", "/sandbox/__sandbox__/config"):
         assert anonymous.get(path).status_code == 401
+    page = anonymous.get("/sandbox/", headers={"Accept": "text/html"})
+    assert page.status_code == 302 and page.headers["Location"] == "/login?next=%2Fsandbox%2F"
     assert anonymous.post("/sandbox/__sandbox__/reset").status_code == 401
     with mounted.app_context():
         create_user(
@@ -468,11 +471,11 @@ def test_the_mounted_sandboxs_mailbox_and_control_api_need_staff(mounted: Flask)
 # 13. Files, links and logs ---------------------------------------------------------------------------------
 
 
-def test_the_database_file_is_private(app: Flask, database_uri: str) -> None:
-    if not database_uri.startswith("sqlite"):
-        pytest.skip("a server database has no file of ours")
-    path = Path(database_uri.removeprefix("sqlite:///"))
-    with app.app_context():
+def test_the_database_file_is_private(mounted: Flask) -> None:
+    path = Path(mounted.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    path.chmod(0o644)  # as a careless copy would leave it
+    with mounted.app_context():
+        db.engine.dispose()
         db.session.execute(select(1))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

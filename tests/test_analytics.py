@@ -17,6 +17,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
+from werkzeug.routing import IntegerConverter
 
 from accounts.models import Role
 from analytics.engagement import refresh_post_metrics
@@ -324,7 +325,7 @@ def test_the_analyst_reaches_no_personal_data_by_any_url(
                 (name, v)
                 for v in (
                     sorted(ids)
-                    if rule._converters[name].__class__.__name__ == "IntegerConverter"
+                    if isinstance(rule._converters[name], IntegerConverter)
                     else strings.get(name, ["x"])
                 )
             ]
