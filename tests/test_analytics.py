@@ -324,9 +324,7 @@ def test_the_analyst_reaches_no_personal_data_by_any_url(
             [
                 (name, v)
                 for v in (
-                    sorted(ids)
-                    if isinstance(rule._converters[name], IntegerConverter)
-                    else strings.get(name, ["x"])
+                    sorted(ids) if isinstance(rule._converters[name], IntegerConverter) else strings.get(name, ["x"])
                 )
             ]
             for name in rule.arguments
