@@ -140,6 +140,7 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"  # Flask-Limiter's counters: Redis in distributed mode
     RATELIMIT_DEFAULT: str = "600 per minute"  # every endpoint, per hashed client
     CLICK_LIMIT: str = "20 per minute;120 per hour"  # messages counted per hashed client (more are not counted)
+    VISIT_LIMIT: str = "30 per minute;300 per hour"  # new visits counted per hashed client
     REMEMBER_COOKIE_SECURE: bool = False
     REMEMBER_COOKIE_HTTPONLY: bool = True
     REMEMBER_COOKIE_SAMESITE: str = "Lax"
@@ -180,6 +181,8 @@ class Config:
             PROXY_COUNT=_number("PROXY_COUNT", environ.get("PROXY_COUNT"), 0, int),
             RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI") or "memory://",
             CLICK_LIMIT=environ.get("CLICK_LIMIT") or "20 per minute;120 per hour",
+            VISIT_LIMIT=environ.get("VISIT_LIMIT") or "30 per minute;300 per hour",
+            RATELIMIT_DEFAULT=environ.get("RATELIMIT_DEFAULT") or "600 per minute",
             MAX_CONTENT_LENGTH=_number("MAX_UPLOAD_BYTES", environ.get("MAX_UPLOAD_BYTES"), 20 * 1024 * 1024, int),
             LOG_LEVEL=environ.get("LOG_LEVEL", "INFO").upper(),
             TOKEN_KEYS=tuple(key.strip() for key in environ.get("TOKEN_KEYS", "").split(",") if key.strip()),

@@ -52,7 +52,6 @@ class SendOption:
 
 
 SEND_LINK_MAX_AGE = 6 * 3600  # a page left open over lunch still sends; a link copied last week does not
-VISIT_LIMIT = "30 per minute;300 per hour"  # new visits counted per hashed client
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -193,7 +192,7 @@ def campaign_page(slug: str) -> str:
     networks = offer.wave.enabled_networks if offer else campaign.enabled_networks
     options = _send_options(campaign, target, variant, accounts, networks) if target and variant else []
     shown = visit.show(target.recipient_id) if target is not None else False
-    if (visit.is_new or shown) and allow("visit", VISIT_LIMIT, hashed_client()):
+    if (visit.is_new or shown) and allow("visit", current_app.config["VISIT_LIMIT"], hashed_client()):
         count_visit(campaign.id, offer.wave.id if offer else None, utcnow(), visit=visit.is_new, shown=shown)
         db.session.commit()
     if visit.is_new and target is None:
