@@ -68,6 +68,17 @@ def _dispatch(value: str | None) -> str:
     return chosen
 
 
+def _ratelimit_storage(environ: os._Environ[str] | dict[str, str]) -> str:
+    """Where throttles count: memory in one process (embedded), the Celery broker's Redis when distributed,
+    so that every web node counts against the same budget."""
+    if environ.get("RATELIMIT_STORAGE_URI"):
+        return environ["RATELIMIT_STORAGE_URI"]
+    broker = environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
+    if _dispatch(environ.get("DISPATCH")) == "celery" and broker.startswith(("redis://", "rediss://")):
+        return broker
+    return "memory://"
+
+
 def _timezone(value: str | None) -> str:
     name = value or "Europe/Paris"
     try:
@@ -179,7 +190,7 @@ class Config:
             PRODUCTION=production,
             TRUSTED_HOSTS=hosts or None,
             PROXY_COUNT=_number("PROXY_COUNT", environ.get("PROXY_COUNT"), 0, int),
-            RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+            RATELIMIT_STORAGE_URI=_ratelimit_storage(environ),
             CLICK_LIMIT=environ.get("CLICK_LIMIT") or "20 per minute;120 per hour",
             VISIT_LIMIT=environ.get("VISIT_LIMIT") or "30 per minute;300 per hour",
             RATELIMIT_DEFAULT=environ.get("RATELIMIT_DEFAULT") or "600 per minute",

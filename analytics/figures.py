@@ -59,6 +59,7 @@ class Funnel:
     clicks: int  # send buttons pressed (a compose link opened, or a post through a connected account)
     posts: int  # compose links opened, and posts the network accepted
     confirmed: int  # posts we know exist: the network's answer, or found on the author's public timeline
+    refused: int = 0  # clicks not counted as abuse: a send link replayed without its visit, or over the throttle
 
 
 @dataclass(frozen=True)
@@ -137,10 +138,12 @@ def funnel(scope: Scope, modes: list[Count] | None = None) -> Funnel:
     visit_conditions: list[Any] = [VisitTally.campaign_id == scope.campaign_id, *scope.hours(VisitTally.hour)]
     if scope.wave_id is not None:
         visit_conditions.append(VisitTally.wave_id == scope.wave_id)
-    visits, shown = db.session.execute(
-        select(func.coalesce(func.sum(VisitTally.visits), 0), func.coalesce(func.sum(VisitTally.shown), 0)).where(
-            *visit_conditions
-        )
+    visits, shown, refused = db.session.execute(
+        select(
+            func.coalesce(func.sum(VisitTally.visits), 0),
+            func.coalesce(func.sum(VisitTally.shown), 0),
+            func.coalesce(func.sum(VisitTally.refused), 0),
+        ).where(*visit_conditions)
     ).one()
     by_mode = {row.key: row for row in (modes if modes is not None else by_mode_counts(scope))}
     link, api = by_mode.get(ActionMode.LINK.value), by_mode.get(ActionMode.API.value)
@@ -151,6 +154,7 @@ def funnel(scope: Scope, modes: list[Count] | None = None) -> Funnel:
         clicks=clicks,
         posts=(link.actions if link else 0) + (api.confirmed if api else 0),
         confirmed=sum(row.confirmed for row in (link, api) if row),
+        refused=int(refused),
     )
 
 

@@ -33,7 +33,7 @@ from recipients.postcodes import constituencies_for, normalise_postcode
 from security import allow
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
-from supporters.networks import API_NETWORKS
+from supporters.networks import connectable_networks
 from supporters.services import accounts_of
 from urls import public_url
 
@@ -208,7 +208,7 @@ def campaign_page(slug: str) -> str:
         choices=choices,
         written=visit.sent_count,
         mastodon_instance=session.get("mastodon"),
-        connectable=[n for n in API_NETWORKS if n not in accounts],
+        connectable=[n for n in connectable_networks() if n not in accounts],
         offer=offer,
         upcoming=None if offer else next_wave(campaign, utcnow()),
         subscribe_form=SubscribeForm(formdata=None),

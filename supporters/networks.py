@@ -16,6 +16,13 @@ def is_live(network: Network) -> bool:
     return network.value in current_app.config.get("LIVE_NETWORKS", ())
 
 
+def connectable_networks() -> list[Network]:
+    """The networks a supporter may connect an account on: all of them in rehearsal (the sandbox stands in),
+    only the live ones in production, where the others are offered as compose links only."""
+    production = bool(current_app.config.get("PRODUCTION"))
+    return [network for network in API_NETWORKS if not production or is_live(network)]
+
+
 def endpoint(network: Network) -> Endpoint:
     """The network itself when it is live, else the sandbox standing in for it."""
     config = current_app.config

@@ -24,11 +24,24 @@ from supporters import services
 from supporters.forms import BlueskyForm, MastodonServerForm
 from supporters.identity import current_supporter_id
 from supporters.models import SocialAccount
-from supporters.networks import API_NETWORKS, endpoint, is_live, x_app
+from supporters.networks import connectable_networks, endpoint, is_live, x_app
 from urls import public_url
 
 bp = Blueprint("supporters", __name__, url_prefix="/s")
 CONNECT_LIMIT = "10 per hour;30 per day"  # Mastodon servers tried per hashed client (each may register an app)
+
+
+@bp.before_request
+def _only_connectable_networks() -> None:
+    """In production a network that is not live has no connect pages: it is a compose link only."""
+    endpoint_name = request.endpoint or ""
+    for network in (Network.X, Network.MASTODON, Network.BLUESKY):
+        if (
+            endpoint_name.startswith(f"supporters.{network.value}_")
+            or endpoint_name == f"supporters.connect_{network.value}"
+        ):
+            if network not in connectable_networks():
+                abort(404)
 
 
 def safe_next(value: str | None) -> str:
@@ -222,7 +235,7 @@ def accounts() -> str:
         "supporters/accounts.html",
         accounts=list(services.accounts_of(supporter_id).values()),
         consents=services.consents_of(supporter_id) if supporter_id else [],
-        networks=API_NETWORKS,
+        networks=connectable_networks(),
     )
 
 

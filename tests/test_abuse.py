@@ -578,3 +578,42 @@ def test_the_guard_is_used_by_every_network_session() -> None:
         session = http.Endpoint(None).session(network)
         assert isinstance(session.get_adapter("https://example.org/"), http.EndpointAdapter)
     assert requests.Session().max_redirects != http.MAX_REDIRECTS
+
+
+def test_the_dashboard_says_how_many_clicks_were_refused(
+    app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any, make_user: Any
+) -> None:
+    organisation = make_org()
+    campaign = make_campaign(organisation, targets=1, networks=["x"])
+    link = _send_link(client, campaign.slug)
+    for _ in range(3):
+        app.test_client(use_cookies=False).get(link)
+    analyst = app.test_client()
+    login(analyst, make_user(organisation, Role.ANALYST))
+    page = analyst.get(f"/admin/campaigns/{campaign.id}/analytics").text
+    assert "3 clicks were not counted" in page or "3 clics n’ont pas été comptés" in page
+    assert analyst.get(f"/admin/campaigns/{campaign.id}/analytics.json").get_json()["funnel"]["refused"] == 3
+
+
+# Production and rehearsal -----------------------------------------------------------------------------------
+
+
+def test_production_needs_public_url_and_never_mounts_the_sandbox() -> None:
+    from config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        Config.from_env({"PRODUCTION": "true"})
+    settings = Config.from_env({"PRODUCTION": "true", "PUBLIC_URL": "https://agir.example.org"})
+    assert settings.SANDBOX_MOUNT is False and settings.SESSION_COOKIE_SECURE and settings.REMEMBER_COOKIE_SECURE
+    assert Config.from_env({"DISPATCH": "celery"}).RATELIMIT_STORAGE_URI.startswith("redis://")
+
+
+def test_in_production_a_network_that_is_not_live_is_a_compose_link_only(
+    app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any
+) -> None:
+    app.config.update(PRODUCTION=True, LIVE_NETWORKS=())
+    campaign = make_campaign(make_org(), targets=1, networks=["x", "bluesky"])
+    page = client.get(f"/c/{campaign.slug}").text
+    assert SEND.search(page) and "/s/connect/" not in page
+    for path in ("/s/connect/x", "/s/connect/bluesky", "/s/connect/mastodon", "/s/connect/x/callback"):
+        assert client.get(path).status_code == 404

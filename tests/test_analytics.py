@@ -190,7 +190,7 @@ def test_the_exports_carry_the_dashboards_numbers(app: Flask, client: FlaskClien
     data = client.get(base + ".json").get_json()
     with app.app_context():
         expected = figures(Scope(known["campaign"].id))
-    assert data["funnel"] == {"visits": 2, "shown": 2, "clicks": 4, "posts": 4, "confirmed": 2}
+    assert data["funnel"] == {"visits": 2, "shown": 2, "clicks": 4, "posts": 4, "confirmed": 2, "refused": 0}
     assert data["funnel"] == expected.funnel.__dict__
     assert {row["key"]: row["actions"] for row in data["by_network"]} == {
         "x": 1,
