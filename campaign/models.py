@@ -161,6 +161,8 @@ class Action(Model):
         Index("ix_action_campaign_created", "campaign_id", "created_at"),
         Index("ix_action_confirm", "confirmed_at", "author_handle"),
         Index("ix_action_recipient_created", "recipient_id", "created_at"),  # the per-target hourly cap
+        # Whether a visit already wrote to a target on a network: the check every click makes.
+        Index("ix_action_visitor", "visitor_id", "campaign_id", "recipient_id", "network"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,7 +172,7 @@ class Action(Model):
     wave_id: Mapped[int | None] = mapped_column(ForeignKey("wave.id", ondelete="SET NULL"), index=True)
     network: Mapped[Network]
     mode: Mapped[ActionMode] = mapped_column(default=ActionMode.LINK)
-    visitor_id: Mapped[str] = mapped_column(String(32), index=True)
+    visitor_id: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"), index=True)

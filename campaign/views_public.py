@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
@@ -291,7 +292,8 @@ def send(slug: str, network: str, token: str) -> Response:
     if not visit.has_sent(recipient.id, chosen.network.value):  # a second press on the same button counts once
         now = utcnow()
         wave_id = wave_for_action(campaign, recipient.id, now)
-        if click_counts(campaign, chosen, visitor_id()):
+        verdict = click_verdict(campaign, chosen, visitor_id())
+        if verdict is Click.COUNTS:
             record_action(
                 campaign,
                 recipient_id=recipient.id,
@@ -303,7 +305,7 @@ def send(slug: str, network: str, token: str) -> Response:
                 wave_id=wave_id,
                 now=now,
             )
-        else:
+        elif verdict is Click.REFUSED:
             count_visit(campaign.id, wave_id, now, visit=False, shown=False, refused=True)
         db.session.commit()
         visit.sent(recipient.id, chosen.network.value)
@@ -315,13 +317,19 @@ def send(slug: str, network: str, token: str) -> Response:
     )
 
 
-def click_counts(campaign: Campaign, chosen: Chosen, visitor: str) -> bool:
-    """Whether a click is a message a real visitor sent: the link was shown to this visit, the visit has not
-    already written to this target on this network (whatever its cookie says now), and its client is under
-    the click throttle. A refused click still opens the composer: only the count is refused.
+class Click(enum.Enum):
+    COUNTS = "counts"  # a message a real visitor sent
+    ALREADY = "already"  # this visit already wrote to this target on this network: a second press, not abuse
+    REFUSED = "refused"  # a link replayed without the visit it was shown to, or over the click throttle
+
+
+def click_verdict(campaign: Campaign, chosen: Chosen, visitor: str) -> Click:
+    """Whether a click counts: the link was shown to this visit, the visit has not already written to this
+    target on this network (whatever its cookie says now), and its client is under the click throttle.
+    A click that does not count still opens the composer: only the count is withheld.
     """
     if not chosen.is_for(visitor):
-        return False
+        return Click.REFUSED
     already = db.session.scalar(
         select(
             exists().where(
@@ -332,7 +340,9 @@ def click_counts(campaign: Campaign, chosen: Chosen, visitor: str) -> bool:
             )
         )
     )
-    return not already and allow("click", current_app.config["CLICK_LIMIT"], hashed_client())
+    if already:
+        return Click.ALREADY
+    return Click.COUNTS if allow("click", current_app.config["CLICK_LIMIT"], hashed_client()) else Click.REFUSED
 
 
 def known_handle(network: Network) -> str | None:
