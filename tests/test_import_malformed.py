@@ -78,7 +78,7 @@ CASES = {
         "x",
     ),
     "truncated JSON": (_nosdeputes(DEPUTY)[:-30], "auto", "d.json", "not valid JSON", "", ""),
-    "JSON of another shape": (b'{"members": []}', "nosdeputes", "d.json", '"deputes" or "senateurs" list', "", ""),
+    "JSON of another shape": (b'{"members": []}', "nosdeputes", "d.json", "NosSénateurs export", "", ""),
     "JSON of no known shape": (b'{"members": []}', "auto", "d.json", "could not tell this file's format", "", ""),
     "deputy without a name": (
         _nosdeputes({**DEPUTY, "nom": "", "nom_de_famille": ""}),

@@ -115,6 +115,26 @@ class Parsed:
         return [p for p in self.problems if p.is_error]
 
 
+# What sources write where they do not know a value: the field is empty, with a warning.
+UNKNOWN_VALUES = frozenset(
+    {
+        "non disponible",
+        "non renseigné",
+        "non renseignée",
+        "nc",
+        "n.c",
+        "inconnu",
+        "inconnue",
+        "n/a",
+        "not available",
+        "unknown",
+        "-",
+        "--",
+        "?",
+    }
+)
+
+
 class RowReader:
     """Collects one row's clean values and its problems, so every bad field of a row is reported."""
 
@@ -128,6 +148,14 @@ class RowReader:
     def ok(self) -> bool:
         return sum(1 for p in self.problems if p.is_error) == self._errors_before
 
+    def unknown(self, raw: object, column: str) -> bool:
+        """Whether the source wrote that it does not know ("non disponible", "N/A"…): a warning, left empty."""
+        text = normalise.clean_text(raw) if isinstance(raw, str) else ""
+        if text.lower().strip(" .") not in UNKNOWN_VALUES:
+            return False
+        self.warn(column, _("the source does not know it (%(value)s): left empty", value=text))
+        return True
+
     def error(self, field_name: str, message: str) -> None:
         self.problems.append(Problem(self.where, field_name, message))
 
@@ -135,6 +163,8 @@ class RowReader:
         self.problems.append(Problem(self.where, field_name, message, is_error=False))
 
     def text(self, field_name: str, raw: object, *, column: str = "", required: bool = False) -> str:
+        if not required and self.unknown(raw, column or field_name):
+            raw = ""
         value = normalise.person_name(raw) if field_name in ("first_name", "last_name") else normalise.clean_text(raw)
         if required and not value:
             self.error(column or field_name, _("required"))
@@ -149,7 +179,7 @@ class RowReader:
         """Store the handle in its stored form; `None`, `false` and blanks mean no account."""
         name = HANDLE_FIELD[network]
         text = normalise.clean_text(raw) if isinstance(raw, str) else ""
-        if not text:
+        if not text or self.unknown(text, column or name):
             self.values[name] = None
             return
         try:
@@ -161,6 +191,8 @@ class RowReader:
             )
 
     def gender(self, raw: object, *, column: str = "gender") -> None:
+        if self.unknown(raw, column):
+            raw = ""
         try:
             self.values["gender"] = normalise.gender(raw)
         except ValueError:
@@ -189,6 +221,8 @@ class RowReader:
             return ""
 
     def constituency_number(self, raw: object, *, column: str) -> int | None:
+        if self.unknown(raw, column):
+            return None
         try:
             return normalise.constituency_number(raw)
         except ValueError:
@@ -197,7 +231,7 @@ class RowReader:
 
     def department(self, raw: object, *, column: str = "department", french: bool = True) -> str:
         """A French department code (checked), or for other countries the value as written (a US state)."""
-        text = normalise.clean_text(raw)
+        text = "" if self.unknown(raw, column) else normalise.clean_text(raw)
         try:
             value = normalise.department(text) if text else ""
         except ValueError:

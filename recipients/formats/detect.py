@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recipients.formats import datan, mapped_csv
+from recipients.formats import datan, mapped_csv, nosdeputes
 from recipients.reading import read_csv
 from safejson import loads_json
 
@@ -35,6 +35,8 @@ def _detect_json(text: str) -> str:
     except ValueError:
         # Truncated or broken: guess from its start, so the parser names the broken place.
         return "popolo" if '"persons"' in text[:5000] else "nosdeputes" if '"deputes"' in text[:5000] else ""
+    if isinstance(document, list):
+        return "nosdeputes" if nosdeputes.chamber_of_list(document) else ""
     if isinstance(document, dict):
         if "deputes" in document or "senateurs" in document:
             return "nosdeputes"

@@ -1,4 +1,5 @@
-"""NosDéputés / NosSénateurs API JSON: {"deputes": [{"depute": {…}}]} or {"senateurs": [{"senateur": {…}}]}.
+"""NosDéputés / NosSénateurs API JSON: {"deputes": [{"depute": {…}}]} or {"senateurs": [{"senateur": {…}}]},
+or the bare list of records some of their endpoints serve ([{"senateur": {…}}] or [{…}]).
 
 Members whose mandate has ended (`mandat_fin`) are not created; one already stored is retired.
 """
@@ -31,12 +32,36 @@ CHAMBERS = {
 }
 
 
+# Fields only one of the two sites serves, to tell an unwrapped record's chamber.
+_MARKS = {
+    "deputes": ("depute", "id_an", "url_nosdeputes", "url_an"),
+    "senateurs": ("senateur", "url_nossenateurs", "id_institution", "url_institution"),
+}
+
+
+def chamber_of_list(records: list[Any]) -> str | None:
+    """ "deputes" or "senateurs" for a bare list of NosDéputés / NosSénateurs records, None for another list."""
+    for record in records[:20]:
+        if isinstance(record, dict):
+            for plural, marks in _MARKS.items():
+                if any(mark in record for mark in marks):
+                    return plural
+    return None
+
+
 def _records(document: Any) -> tuple[str, list[Any]]:
+    """The chamber and its records, as the API serves them: wrapped ({"senateurs": [...]}) or a bare list."""
     if isinstance(document, dict):
         for key in CHAMBERS:
             if isinstance(document.get(key), list):
                 return key, document[key]
-    raise FileProblem(_('expected a NosDéputés object with a "deputes" or "senateurs" list'))
+    if isinstance(document, list):
+        plural = chamber_of_list(document)
+        if plural:
+            return plural, document
+    raise FileProblem(
+        _('expected a NosDéputés or NosSénateurs export: a "deputes" or "senateurs" list, or a list of their records')
+    )
 
 
 def _email(reader: RowReader, entries: Any, domain: str) -> None:
