@@ -93,6 +93,7 @@ def seed(database_uri: str) -> str:
                 "{salutation} {name}, {link}",
             ],
         )
+        campaign.networks = [n.value for n in Network if n is not Network.EMAIL]  # the social path is measured
         change_status(campaign, CampaignStatus.LIVE)
         db.session.commit()
         targets = [t for t in db.session.scalars(db.select(CampaignTarget.recipient_id))]

@@ -79,7 +79,11 @@ def seed(app: Any, reminders: int, pledges: int) -> tuple[int, int]:
         )
         db.session.flush()
         campaign = save_campaign(
-            Campaign(organisation_id=organisation.id), title="Bench", cause="Bench.", language="fr"
+            Campaign(organisation_id=organisation.id),
+            title="Bench",
+            cause="Bench.",
+            language="fr",
+            networks=[n.value for n in Network if n is not Network.EMAIL],
         )
         save_message(campaign, None, label="Principal", bodies=["{handle} lisez le Livre blanc"])
         change_status(campaign, CampaignStatus.LIVE)

@@ -65,6 +65,15 @@ VARIANTS = [
     "{link} {hashtags}",
 ]
 
+LETTER_SUBJECT = "Le Livre blanc de l'entrepreneuriat social, pour {name}"
+LETTER = (
+    "{salutation},\n\n"
+    "Les entreprises sociales de {constituency} créent des emplois qui ne se délocalisent pas. Leur Livre "
+    "blanc réunit dix propositions pour l'emploi et la cohésion sociale : {link}\n\n"
+    "Soutiendrez-vous ces propositions ? Je serais heureux·se de connaître votre position.\n\n"
+    "Veuillez agréer, {salutation}, l'expression de ma haute considération."
+)
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -131,7 +140,7 @@ def seed_demo() -> DemoResult:
         hashtags="LivreBlancESS, Démo",
         link="https://porte-voix.example/livre-blanc",
     )
-    save_message(campaign, None, label="Livre blanc", bodies=VARIANTS)
+    save_message(campaign, None, label="Livre blanc", bodies=VARIANTS, email_subject=LETTER_SUBJECT, email_body=LETTER)
     change_status(campaign, CampaignStatus.LIVE)
     db.session.add_all(
         Subscription(campaign_id=campaign.id, email=email, state=SubscriptionState.CONFIRMED, confirmed_at=utcnow())

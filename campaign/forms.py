@@ -74,6 +74,29 @@ class MessageForm(FlaskForm):
         _l("Name"), description=_l("For you: supporters do not see it."), validators=[DataRequired(), Length(max=200)]
     )
     variants = FieldList(TextAreaField(validators=[Length(max=5000)]), min_entries=1)
+    # A variant's own text on one network, where it should differ from its shared text (aligned with variants).
+    texts_x = FieldList(TextAreaField(validators=[Length(max=5000)]))
+    texts_bluesky = FieldList(TextAreaField(validators=[Length(max=5000)]))
+    texts_mastodon = FieldList(TextAreaField(validators=[Length(max=5000)]))
+    email_subject = StringField(_l("Subject"), validators=[Length(max=300)])
+    email_body = TextAreaField(
+        _l("Letter"),
+        description=_l(
+            "What the e-mail button sends: a letter, with no network's limit. It is signed with the name and "
+            "postcode the supporter gives on the page. Placeholders work here too."
+        ),
+        validators=[Length(max=20000)],
+    )
+
+    OWN_TEXTS = {Network.X: "texts_x", Network.BLUESKY: "texts_bluesky", Network.MASTODON: "texts_mastodon"}
+
+    def own_texts(self) -> list[dict[str, str]]:
+        """Each variant's own text per network, aligned with `variants`."""
+        lists = {network: getattr(self, name).data for network, name in self.OWN_TEXTS.items()}
+        return [
+            {network.value: texts[index] for network, texts in lists.items() if index < len(texts) and texts[index]}
+            for index in range(len(self.variants.data))
+        ]
 
 
 class ConfirmForm(FlaskForm):

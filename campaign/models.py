@@ -74,6 +74,10 @@ class Message(Model):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
     label: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(default=0)
+    # The e-mail is a letter of its own, not the social text: a subject, a body with no network's limit,
+    # signed on the page with the supporter's name and postcode when they give them.
+    email_subject: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    email_body: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="messages")
@@ -85,12 +89,20 @@ class Message(Model):
 class Variant(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the text on every social network that has none of its own
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")  # network → its own text
     is_active: Mapped[bool] = mapped_column(default=True)  # retired variants keep their actions' history
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="variants")
+
+    def template_for(self, network: Network) -> str:
+        """What this variant says on `network`: its message's letter by e-mail ("" when it has none), else its
+        own text for that network, or the text it shares with the others."""
+        if network is Network.EMAIL:
+            return self.message.email_body
+        return (self.texts or {}).get(network.value) or self.body
 
 
 class CampaignTarget(Model):

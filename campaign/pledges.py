@@ -17,12 +17,14 @@ from sqlalchemy import func, select, update
 
 from campaign.actions import record_action
 from campaign.models import ActionMode, Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
+from campaign.rendering import mentions
 from campaign.waves import CAP_WINDOW, recent_counts
-from channels import Network, bluesky
+from channels import Network, bluesky, mention
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
 from database import changed
 from extensions import db
+from recipients.models import Recipient
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
 from supporters.models import (
@@ -85,6 +87,19 @@ def check_pledge(wave: Wave, account: SocialAccount, recipient_id: int, text: st
         raise PledgeRefused(_("Reconnect your account first."))
     if db.session.get(WaveTarget, (wave.id, recipient_id)) is None:
         raise PledgeRefused(_("This target is not part of the wave."))
+    recipient = db.session.get(Recipient, recipient_id)
+    handle = recipient.handle(account.network) if recipient else None
+    if recipient is None or not handle:
+        raise PledgeRefused(
+            _("This target has no %(network)s account: pledge on another network.", network=account.network.label)
+        )
+    if text.strip() and not mentions(account.network, handle, text):
+        raise PledgeRefused(
+            _(
+                "Keep %(handle)s in the message: without the mention, they will not see it.",
+                handle=mention(account.network, handle),
+            )
+        )
     problem = length_problem(account, text)
     if problem == "empty":
         raise PledgeRefused(_("The text is empty."))

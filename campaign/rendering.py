@@ -11,6 +11,7 @@ PLACEHOLDERS = ("handle", "name", "salutation", "title", "constituency", "hashta
 _PLACEHOLDER = re.compile(r"\{([^{}\s]{1,40})\}")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+([,.])")
+SOCIAL = (Network.X, Network.BLUESKY, Network.MASTODON)  # where a post reaches its target by mentioning it
 
 
 class RenderError(ValueError):
@@ -44,14 +45,26 @@ def format_hashtags(raw: str) -> str:
     return " ".join("#" + tag for tag in dict.fromkeys(tags))
 
 
+def mentions(network: Network, handle: str, text: str) -> bool:
+    """Whether `text` mentions the account `handle` on `network` (as a whole mention, in any case)."""
+    written = re.escape(mention(network, handle))
+    return re.search(rf"(?<![\w@.]){written}(?![\w@.-]*\w)", text, re.IGNORECASE) is not None
+
+
 def render(template: str, target: TargetContext, network: Network, *, hashtags: str = "", link: str = "") -> str:
-    """The final text. Raises RenderError for an unknown placeholder or a handle the target lacks."""
+    """The final text. Raises RenderError for an unknown placeholder or a handle the target lacks.
+
+    On a social network the text always mentions the target, or the target would never see it: where
+    the template puts `{handle}`, else at the start. A target without an account there has no text there.
+    """
     unknown = unknown_placeholders(template)
     if unknown:
         raise RenderError(f"unknown placeholder {{{unknown[0]}}}")
     handle = target.handles.get(network)
-    if uses_placeholder(template, "handle") and not handle:
+    if (network in SOCIAL or uses_placeholder(template, "handle")) and not handle:
         raise RenderError(f"the target has no {network.label} address")
+    if network in SOCIAL and not uses_placeholder(template, "handle"):
+        template = "{handle} " + template
     values = {
         "handle": (mention(network, handle) if network is not Network.EMAIL else target.name) if handle else "",
         "name": target.name,

@@ -85,27 +85,43 @@ def save_campaign(campaign: Campaign, **fields: object) -> Campaign:
     return campaign
 
 
-def check_body(campaign: Campaign, body: str, *, targets: Sequence[TargetContext] | None = None) -> list[str]:
-    """What is wrong with a variant's text, in words for the organiser; empty when it can be used.
+SOCIAL_NETWORKS = (Network.X, Network.BLUESKY, Network.MASTODON)
 
-    Length is measured on every network the campaign uses, against each of its targets reachable
-    there (or a long sample target when it has none yet), and the worst case is reported.
+
+def _placeholder_problem(text: str) -> str | None:
+    unknown = unknown_placeholders(text)
+    if not unknown:
+        return None
+    return _(
+        "Unknown placeholder %(names)s. The placeholders are: %(known)s.",
+        names=", ".join("{" + name + "}" for name in unknown),
+        known=", ".join("{" + name + "}" for name in PLACEHOLDERS),
+    )
+
+
+def check_body(
+    campaign: Campaign,
+    body: str,
+    *,
+    targets: Sequence[TargetContext] | None = None,
+    networks: Sequence[Network] | None = None,
+) -> list[str]:
+    """What is wrong with a social text, in words for the organiser; empty when it can be used.
+
+    Length is measured on `networks` (the campaign's social networks by default), with the mention of
+    each target reachable there (or a long sample target when it has none yet); the worst case is reported.
     """
     if not body.strip():
         return [_("The message is empty.")]
-    unknown = unknown_placeholders(body)
+    unknown = _placeholder_problem(body)
     if unknown:
-        return [
-            _(
-                "Unknown placeholder %(names)s. The placeholders are: %(known)s.",
-                names=", ".join("{" + name + "}" for name in unknown),
-                known=", ".join("{" + name + "}" for name in PLACEHOLDERS),
-            )
-        ]
+        return [unknown]
     if targets is None:
         targets = [target_context(r, campaign.language) for r in eligible_recipients(campaign)] or [SAMPLE_TARGET]
+    if networks is None:
+        networks = [n for n in campaign.enabled_networks if n in SOCIAL_NETWORKS]
     problems = []
-    for network in campaign.enabled_networks:
+    for network in networks:
         worst: tuple[int, int, str] | None = None
         for target in targets:
             if network not in target.handles:
@@ -130,46 +146,101 @@ def check_body(campaign: Campaign, body: str, *, targets: Sequence[TargetContext
     return problems
 
 
-def save_message(campaign: Campaign, message: Message | None, *, label: str, bodies: Sequence[str]) -> Message:
-    """Create or update a message with its variants, in order. Empty boxes remove a variant.
+def check_variant(
+    campaign: Campaign, body: str, texts: dict[str, str], *, targets: Sequence[TargetContext] | None = None
+) -> list[str]:
+    """A variant's problems: its shared text on the social networks that have no text of their own, and
+    each network's own text there."""
+    social = [n for n in campaign.enabled_networks if n in SOCIAL_NETWORKS]
+    shared = [n for n in social if not texts.get(n.value)]
+    problems = check_body(campaign, body, targets=targets, networks=shared) if shared or not texts else []
+    for network in social:
+        own = texts.get(network.value)
+        if own:
+            problems += [
+                _("%(network)s: %(problem)s", network=network.label, problem=problem)
+                for problem in check_body(campaign, own, targets=targets, networks=[network])
+            ]
+    return problems
 
-    Raises CampaignError listing every problem; nothing is changed then. A variant that was
-    already sent is retired rather than deleted, so its actions keep their history.
+
+def check_letter(campaign: Campaign, subject: str, body: str) -> list[str]:
+    """What is wrong with a message's e-mail. A message without one is not offered by e-mail (the social text
+    is no letter); one with a letter needs a subject."""
+    problems = []
+    if body.strip() and not subject.strip():
+        problems.append(_("The e-mail needs a subject."))
+    for text in (subject, body):
+        unknown = _placeholder_problem(text)
+        if unknown:
+            problems.append(unknown)
+    return problems
+
+
+def save_message(
+    campaign: Campaign,
+    message: Message | None,
+    *,
+    label: str,
+    bodies: Sequence[str],
+    texts: Sequence[dict[str, str]] | None = None,
+    email_subject: str = "",
+    email_body: str = "",
+) -> Message:
+    """Create or update a message with its variants, in order, and its e-mail. Empty boxes remove a variant.
+
+    `texts[i]` holds variant i's own text per network, where it differs from its shared one. Raises
+    CampaignError listing every problem; nothing is changed then. A variant that was already sent is
+    retired rather than deleted, so its actions keep their history.
     """
-    texts = [body.strip().replace("\r\n", "\n") for body in bodies]
-    if not any(texts):
+
+    def clean(text: str) -> str:
+        return text.strip().replace("\r\n", "\n")
+
+    bodies = [clean(body) for body in bodies]
+    own = [
+        {network: clean(text) for network, text in (texts[index] if texts and index < len(texts) else {}).items()}
+        for index in range(len(bodies))
+    ]
+    own = [{network: text for network, text in entry.items() if text} for entry in own]
+    if not any(bodies):
         raise CampaignError(_("A message needs at least one variant."))
     targets = [target_context(r, campaign.language) for r in eligible_recipients(campaign)] or [SAMPLE_TARGET]
     problems = []
-    for number, text in enumerate(texts, start=1):
-        if text:
+    for number, (body, entry) in enumerate(zip(bodies, own, strict=True), start=1):
+        if body:
             problems += [
                 _("Variant %(n)d: %(problem)s", n=number, problem=p)
-                for p in check_body(campaign, text, targets=targets)
+                for p in check_variant(campaign, body, entry, targets=targets)
             ]
-    duplicates = {text for text in texts if text and texts.count(text) > 1}
+        elif entry:
+            problems.append(_("Variant %(n)d: write its shared text too.", n=number))
+    duplicates = {body for body in bodies if body and bodies.count(body) > 1}
     if duplicates:
         problems.append(_("Two variants have the same text; each variant must say it differently."))
+    email_subject, email_body = " ".join(email_subject.split()), clean(email_body)
+    problems += [_("E-mail: %(problem)s", problem=p) for p in check_letter(campaign, email_subject, email_body)]
     if problems:
         raise CampaignError(" ".join(problems))
     if message is None:
         message = Message(campaign=campaign, label=label.strip(), position=len(campaign.messages))
         db.session.add(message)
     message.label = label.strip()
+    message.email_subject, message.email_body = email_subject, email_body
     current = [v for v in message.variants if v.is_active]
-    for index, text in enumerate(texts):
+    for index, (body, entry) in enumerate(zip(bodies, own, strict=True)):
         variant = current[index] if index < len(current) else None
-        if variant is None and text:
-            message.variants.append(Variant(body=text))
-        elif variant is not None and not text:
+        if variant is None and body:
+            message.variants.append(Variant(body=body, texts=entry))
+        elif variant is not None and not body:
             retire_variant(variant)
-        elif variant is not None and variant.body != text:
+        elif variant is not None and (variant.body, variant.texts or {}) != (body, entry):
             if has_actions(variant):  # keep what was sent; the new text is a new variant
                 retire_variant(variant)
-                message.variants.append(Variant(body=text))
+                message.variants.append(Variant(body=body, texts=entry))
             else:
-                variant.body = text
-    for variant in current[len(texts) :]:
+                variant.body, variant.texts = body, entry
+    for variant in current[len(bodies) :]:
         retire_variant(variant)
     db.session.flush()
     return message
@@ -219,8 +290,14 @@ def publish_problems(campaign: Campaign, recipients: Sequence[Recipient] | None 
         problems.append(_("Write at least one message."))
     targets = [target_context(r, campaign.language) for r in recipients]
     for variant in variants:
-        for problem in check_body(campaign, variant.body, targets=targets or None):
+        for problem in check_variant(campaign, variant.body, variant.texts or {}, targets=targets or None):
             problems.append(_("Message “%(label)s”: %(problem)s", label=variant.message.label, problem=problem))
+    written = [m for m in campaign.messages if any(v.is_active for v in m.variants)]
+    for message in written:
+        for problem in check_letter(campaign, message.email_subject, message.email_body):
+            problems.append(_("Message “%(label)s”: %(problem)s", label=message.label, problem=problem))
+    if written and Network.EMAIL in campaign.enabled_networks and not any(m.email_body.strip() for m in written):
+        problems.append(_("Write the e-mail of a message (e-mail does not send the social text), or turn e-mail off."))
     return problems
 
 

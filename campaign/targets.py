@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
 
 from campaign.models import Action, Campaign, CampaignTarget, Message, Variant
-from campaign.rendering import TargetContext, render
+from campaign.rendering import RenderError, TargetContext, render
 from channels import Network
 from extensions import db
 from recipients.models import Recipient, TargetRole
@@ -100,6 +100,16 @@ def pick_target(
     return rng.choice([c for c in candidates if c.action_count == fewest])
 
 
+def reachable(recipient_ids: Collection[int], network: Network) -> set[int]:
+    """Those of `recipient_ids` who have an account on `network`."""
+    column = Recipient.handle_column(network)
+    return set(
+        db.session.scalars(
+            select(Recipient.id).where(Recipient.id.in_(list(recipient_ids)), column.is_not(None), column != "")
+        )
+    )
+
+
 def active_variants(campaign: Campaign, message_ids: Collection[int] | None = None) -> list[Variant]:
     """The campaign's active variants (of these messages only, for a wave)."""
     query = (
@@ -149,3 +159,21 @@ def campaign_text(campaign: Campaign, body: str, target: TargetContext, network:
     Raises RenderError (see `render`).
     """
     return render(body, target, network, hashtags=campaign.hashtags, link=campaign.link)
+
+
+def variant_text(campaign: Campaign, variant: Variant, target: TargetContext, network: Network) -> str:
+    """What `variant` says to `target` on `network` (the message's letter by e-mail). Raises RenderError,
+    also when the message has no e-mail."""
+    template = variant.template_for(network)
+    if not template.strip():
+        raise RenderError(f"no text for {network.label}")
+    return campaign_text(campaign, template, target, network)
+
+
+def email_subject(campaign: Campaign, variant: Variant, target: TargetContext) -> str:
+    """The subject of the message's e-mail to `target` (the campaign's title when it has none)."""
+    subject = variant.message.email_subject or campaign.title
+    try:
+        return " ".join(campaign_text(campaign, subject, target, Network.EMAIL).split())
+    except RenderError:
+        return campaign.title

@@ -20,6 +20,7 @@ from campaign.models import Campaign, CampaignStatus, Message
 from campaign.rendering import PLACEHOLDERS, RenderError
 from campaign.services import (
     SAMPLE_TARGET,
+    SOCIAL_NETWORKS,
     TRANSITIONS,
     CampaignError,
     change_status,
@@ -29,7 +30,7 @@ from campaign.services import (
     save_campaign,
     save_message,
 )
-from campaign.targets import campaign_text, eligible_recipients, target_context
+from campaign.targets import campaign_text, eligible_recipients, target_context, variant_text
 from channels import LengthCheck, Network, check_length
 from extensions import db
 from recipients.forms import TargetFilterForm
@@ -207,15 +208,34 @@ def edit_message(campaign_id: int, message_id: int) -> Response | str:
 
 def _message_form(campaign: Campaign, message: Message | None) -> Response | str:
     if request.method == "GET":
-        bodies = [v.body for v in message.variants if v.is_active] if message else []
-        form = MessageForm(data={"label": message.label if message else "", "variants": bodies})
+        active = [v for v in message.variants if v.is_active] if message else []
+        data: dict[str, object] = {
+            "label": message.label if message else "",
+            "variants": [v.body for v in active],
+            "email_subject": message.email_subject if message else "",
+            "email_body": message.email_body if message else "",
+        }
+        for network, name in MessageForm.OWN_TEXTS.items():
+            data[name] = [(v.texts or {}).get(network.value, "") for v in active]
+        form = MessageForm(data=data)
         for _slot in range(EMPTY_VARIANT_SLOTS):
             form.variants.append_entry("")
+        for name in MessageForm.OWN_TEXTS.values():
+            while len(getattr(form, name).entries) < len(form.variants.entries):
+                getattr(form, name).append_entry("")
     else:
         form = MessageForm()
     if form.validate_on_submit():
         try:
-            saved = save_message(campaign, message, label=form.label.data, bodies=form.variants.data)
+            saved = save_message(
+                campaign,
+                message,
+                label=form.label.data,
+                bodies=form.variants.data,
+                texts=form.own_texts(),
+                email_subject=form.email_subject.data or "",
+                email_body=form.email_body.data or "",
+            )
         except CampaignError as exc:
             db.session.rollback()
             form.variants.errors = [str(exc)]
@@ -223,8 +243,14 @@ def _message_form(campaign: Campaign, message: Message | None) -> Response | str
             db.session.commit()
             flash(_("Message saved."), "success")
             return redirect(url_for(".preview", campaign_id=campaign.id, message=saved.id))
+    own = {network: getattr(form, name) for network, name in MessageForm.OWN_TEXTS.items()}
     return render_template(
-        "campaign/message.html", campaign=campaign, message=message, form=form, placeholders=PLACEHOLDERS
+        "campaign/message.html",
+        campaign=campaign,
+        message=message,
+        form=form,
+        placeholders=PLACEHOLDERS,
+        own=[(network, own[network]) for network in campaign.enabled_networks if network in own],
     )
 
 
@@ -252,13 +278,15 @@ def length(campaign_id: int) -> Response | tuple[Response, int]:
     targets = [target_context(r, campaign.language) for r in eligible_recipients(campaign)] or [SAMPLE_TARGET]
     sample = targets[0]
     lengths = []
-    for network in campaign.enabled_networks:
+    social = [n for n in campaign.enabled_networks if n in SOCIAL_NETWORKS]
+    networks = [n for n in social if n.value == payload.get("network")] or social  # a network's own text
+    for network in networks:
         try:
             rendered = campaign_text(campaign, text, sample, network)
         except RenderError:
             continue
         lengths.append(check_length(network, rendered).as_dict())
-    problems = check_body(campaign, text, targets=targets) if text.strip() else []
+    problems = check_body(campaign, text, targets=targets, networks=networks) if text.strip() else []
     return jsonify(problems=problems, lengths=lengths, target=sample.name)
 
 
@@ -281,7 +309,7 @@ def preview(campaign_id: int) -> str:
                     cells.append(PreviewCell(network))
                     continue
                 try:
-                    text = campaign_text(campaign, variant.body, context, network)
+                    text = variant_text(campaign, variant, context, network)
                 except RenderError as exc:
                     cells.append(PreviewCell(network, error=str(exc)))
                     continue

@@ -16,10 +16,11 @@ from werkzeug.wrappers import Response
 from campaign.actions import record_action
 from campaign.confirm import CONFIRMABLE
 from campaign.models import Action, ActionMode, Campaign
+from campaign.rendering import mentions
 from campaign.views_public import published_or_404, resolve_send_token, shown_text
 from campaign.visit import Visit, visitor_id
 from campaign.waves import wave_for_action
-from channels import Network, check_length, normalise_handle
+from channels import Network, check_length, mention, normalise_handle
 from database import utcnow
 from extensions import db
 from scheduler.dispatch import notify
@@ -69,7 +70,10 @@ def post(slug: str, network: str, token: str) -> Response | tuple[str, int]:
     if earlier is not None:
         return redirect(url_for(".status", slug=campaign.slug, delivery_id=earlier))
     text = request.form.get("text", shown_text(campaign, chosen)).replace("\r\n", "\n").strip()
+    handle = chosen.recipient.handle(chosen.network) or ""
     try:
+        if text and not mentions(chosen.network, handle, text):
+            raise PostRefused("mention:" + mention(chosen.network, handle))
         delivery = queue_post(account, text, language=campaign.language)
     except PostRefused as refused:
         db.session.rollback()
@@ -100,6 +104,11 @@ def _refused(campaign: Campaign, network: Network, handle: str, text: str, probl
         )
     elif problem == "empty":
         error = _("The message is empty.")
+    elif problem.startswith("mention:"):
+        error = _(
+            "Keep %(handle)s in the message: without the mention, they will not see it.",
+            handle=problem.removeprefix("mention:"),
+        )
     else:
         error = _("Too long for %(network)s: %(count)s. Shorten it, then post.", network=network.label, count=problem)
     return render_template(

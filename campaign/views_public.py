@@ -20,7 +20,14 @@ from campaign.forms import ConfirmForm
 from campaign.models import Action, ActionMode, Campaign, CampaignStatus, CampaignTarget, Message, Variant
 from campaign.rendering import RenderError
 from campaign.tallies import count_visit
-from campaign.targets import active_variants, campaign_text, next_variant, pick_target, target_context
+from campaign.targets import (
+    active_variants,
+    email_subject,
+    next_variant,
+    pick_target,
+    target_context,
+    variant_text,
+)
 from campaign.visit import Visit, visitor_id
 from campaign.wave_forms import SubscribeForm
 from campaign.waves import next_wave, wave_for_action, wave_offer
@@ -132,13 +139,13 @@ def _send_options(
         if not recipient.handle(network):
             continue
         try:
-            text = campaign_text(campaign, variant.body, context, network)
+            text = variant_text(campaign, variant, context, network)
         except RenderError:
             continue
         account = accounts.get(network)
         measured = check_length(network, text, limit=account.char_limit if account else None)
-        if not measured.ok:  # the organiser's checks prevent this; never offer a text the network refuses
-            continue
+        if not measured.ok and network is not Network.EMAIL:  # never offer a text the network refuses
+            continue  # (a letter has no limit: a mail client that cuts a long link still has it on the page)
         url = url_for(".send", slug=campaign.slug, network=network.value, token=token)
         post_url = (
             url_for("campaign_posting.post", slug=campaign.slug, network=network.value, token=token) if account else ""
@@ -168,19 +175,27 @@ def campaign_page(slug: str) -> str:
             choices = _constituency_choices(campaign, codes)
         else:
             codes = [chosen_code] if chosen_code in codes else codes
-    offer = wave_offer(campaign, utcnow(), seen=visit.seen, assigned=_assigned(campaign))
+    assigned = _assigned(campaign)
+    offer = wave_offer(campaign, utcnow(), seen=visit.seen, assigned=assigned)
     target = None
     if codes and not choices:
         target = pick_target(campaign, constituency_codes=codes, among=offer.targets if offer else None)
-        if target is None:
+        mine = pick_target(campaign, constituency_codes=codes) if target is None and offer else None
+        if mine is not None:  # a target of the campaign, not of this wave: say so, and offer the wave's
+            postcode_error = _(
+                "Your deputy, %(name)s, is not among the targets of the wave under way. Here is one of them, "
+                "who needs to hear from you now.",
+                name=mine.recipient.name,
+            )
+        elif target is None:
             postcode_error = _(
                 "Your deputy is not among this campaign's targets. Here is another one who needs to hear it."
             )
+    if target is None and offer is not None and offer.preferred is not None:  # a reminder's targets come first
+        target = db.session.get(CampaignTarget, (campaign.id, offer.preferred))
     if target is None and visit.current is not None and visit.current not in visit.seen:
         current = db.session.get(CampaignTarget, (campaign.id, visit.current))
         target = current if offer is None or (current and current.recipient_id in offer.open_targets) else None
-    if target is None and offer is not None and offer.preferred is not None:
-        target = db.session.get(CampaignTarget, (campaign.id, offer.preferred))
     if target is None:
         target = pick_target(
             campaign,
@@ -213,6 +228,10 @@ def campaign_page(slug: str) -> str:
         offer=offer,
         upcoming=None if offer else next_wave(campaign, utcnow()),
         subscribe_form=SubscribeForm(formdata=None),
+        subscribed=campaign.id in (session.get("subscribed") or []),
+        assigned_place=(assigned.index(target.recipient_id) + 1, len(assigned))
+        if target is not None and target.recipient_id in assigned
+        else None,
     )
 
 
@@ -271,9 +290,18 @@ def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen |
 
 
 def shown_text(campaign: Campaign, chosen: Chosen) -> str:
-    return campaign_text(
-        campaign, chosen.variant.body, target_context(chosen.recipient, campaign.language), chosen.network
-    )
+    return variant_text(campaign, chosen.variant, target_context(chosen.recipient, campaign.language), chosen.network)
+
+
+SIGNATURE_LENGTH = 120
+
+
+def signed(letter: str, name: str, postcode: str) -> str:
+    """The letter signed with what the supporter gave on the page: a name, a postcode (a deputy weighs
+    constituents). Either may be empty."""
+    lines = [" ".join(name.split())[:SIGNATURE_LENGTH], normalise_postcode(postcode)[:10]]
+    signature = "\n".join(line for line in lines if line)
+    return f"{letter}\n\n{signature}" if signature else letter
 
 
 @bp.route("/c/<slug>/send/<network>/<token>")
@@ -309,10 +337,12 @@ def send(slug: str, network: str, token: str) -> Response:
             count_visit(campaign.id, wave_id, now, visit=False, shown=False, refused=True)
         db.session.commit()
         visit.sent(recipient.id, chosen.network.value)
+    subject = ""
+    if chosen.network is Network.EMAIL:
+        subject = email_subject(campaign, chosen.variant, target_context(recipient, campaign.language))
+        text = signed(text, request.args.get("signature", ""), request.args.get("postcode", ""))
     return redirect(
-        compose_url(
-            chosen.network, text, instance=instance, to=recipient.handle(chosen.network), subject=campaign.title
-        ),
+        compose_url(chosen.network, text, instance=instance, to=recipient.handle(chosen.network), subject=subject),
         code=303,
     )
 

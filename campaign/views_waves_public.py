@@ -11,7 +11,7 @@ from campaign.models import Campaign, CampaignStatus, CampaignTarget, Variant, W
 from campaign.pledges import PledgeRefused, make_pledge
 from campaign.reminders import reminder_from_token, reminder_targets
 from campaign.rendering import RenderError
-from campaign.targets import active_variants, campaign_text, pick_target, target_context
+from campaign.targets import active_variants, pick_target, reachable, target_context, variant_text
 from campaign.views_public import published_or_404
 from campaign.wave_forms import PledgeForm, SubscribeForm
 from campaign.waves import next_wave, open_wave, wave_target_ids
@@ -46,7 +46,14 @@ def reminder_link(slug: str, token: str) -> Response:
     assigned = dict(session.get("assigned") or {})
     assigned[str(campaign.id)] = reminder_targets(wave, reminder)
     session["assigned"] = assigned
+    remember_subscribed(campaign.id)  # they signed up already: the page does not ask again
     return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
+
+
+def remember_subscribed(campaign_id: int) -> None:
+    subscribed = [cid for cid in session.get("subscribed") or [] if isinstance(cid, int)]
+    if campaign_id not in subscribed:
+        session["subscribed"] = [*subscribed[-19:], campaign_id]
 
 
 @bp.route("/c/<slug>/subscribe", methods=["POST"])
@@ -70,6 +77,7 @@ def subscribe_to_waves(slug: str) -> Response | str:
             db.session.commit()
             if delivery is not None:
                 notify(current_app._get_current_object(), delivery.id)  # type: ignore[attr-defined]
+            remember_subscribed(campaign.id)
             flash(_("Check your inbox: follow the link in our e-mail to confirm."), "success")
             return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
     return render_template("campaign/subscribe.html", campaign=campaign, form=form), 400  # type: ignore[return-value]
@@ -107,8 +115,8 @@ def _proposal(campaign: Campaign, wave: Wave, recipient_id: int, network: Networ
         if target is None:
             break
         try:
-            return variant, campaign_text(
-                campaign, variant.body, target_context(target.recipient, campaign.language), network
+            return variant, variant_text(
+                campaign, variant, target_context(target.recipient, campaign.language), network
             )
         except RenderError:
             continue
@@ -156,8 +164,8 @@ def pledge(slug: str) -> Response | str:
         Network(form.network.data) if form.network.data in PLEDGE_NETWORKS else next(iter(accounts), Network.BLUESKY)
     )
     recipient_id = parse_id(form.recipient_id.data)
-    if recipient_id is None:
-        chosen = pick_target(campaign, among=wave_target_ids(wave))
+    if recipient_id is None:  # a target who is on this network: a pledge must mention them there
+        chosen = pick_target(campaign, among=reachable(wave_target_ids(wave), network))
         recipient_id = chosen.recipient_id if chosen else None
     target = db.session.get(CampaignTarget, (campaign.id, recipient_id)) if recipient_id else None
     if request.method == "GET" and target is not None:

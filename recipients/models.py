@@ -79,6 +79,16 @@ class Recipient(Model):
             Network.EMAIL: self.email,
         }[network] or None
 
+    @staticmethod
+    def handle_column(network: Network) -> Any:
+        """The column that holds the address on `network`, for queries."""
+        return {
+            Network.X: Recipient.handle_x,
+            Network.BLUESKY: Recipient.handle_bluesky,
+            Network.MASTODON: Recipient.handle_mastodon,
+            Network.EMAIL: Recipient.email,
+        }[network]
+
     def networks(self) -> list[Network]:
         return [network for network in Network if self.handle(network)]
 

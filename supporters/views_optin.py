@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from typing import Any
+
+from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -24,11 +26,20 @@ def confirm_subscription(token: str) -> tuple[str, int] | str:
             text=_("It is too old or incomplete. Ask again from the campaign's page."),
         ), 404
     db.session.commit()
+    g.page_language = subscription.language  # the campaign's language, as the e-mail was
     return render_template(
         "supporters/optin.html",
         title=_("Confirmed"),
         text=_("You will hear of this campaign's next waves at %(email)s.", email=subscription.email),
+        campaign=_campaign_of(subscription.campaign_id),
     )
+
+
+def _campaign_of(campaign_id: int) -> Any:
+    """The campaign a subscription is to, for the link back to its page."""
+    from campaign.models import Campaign  # campaign sits above supporters
+
+    return db.session.get(Campaign, campaign_id)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -44,8 +55,10 @@ def unsubscribe(token: str) -> Response | tuple[str, int] | str:
             text=_("It is incomplete. Copy the whole address from the e-mail."),
         ), 404
     db.session.commit()
+    g.page_language = subscription.language
     return render_template(
         "supporters/optin.html",
         title=_("Unsubscribed"),
         text=_("%(email)s will not hear of this campaign's waves any more.", email=subscription.email),
+        campaign=_campaign_of(subscription.campaign_id),
     )

@@ -225,7 +225,14 @@ def make_campaign(app: Flask) -> Callable[..., Campaign]:
             values.update(fields)
             campaign = save_campaign(Campaign(organisation_id=organisation.id), **values)
             bodies = variants or ["{handle} {salutation}, lisez {link} {hashtags}", "Bonjour {name}, {link}"]
-            save_message(campaign, None, label="Principal", bodies=bodies)
+            save_message(
+                campaign,
+                None,
+                label="Principal",
+                bodies=bodies,
+                email_subject="Le Livre blanc, pour {name}",
+                email_body="{salutation},\n\nLisez le Livre blanc : {link}\n\nBien à vous,",
+            )
             if status is not CampaignStatus.DRAFT:
                 change_status(campaign, CampaignStatus.LIVE)
             if status in (CampaignStatus.PAUSED, CampaignStatus.ENDED):

@@ -147,7 +147,14 @@ def seed(app: Flask, sandbox_url: str) -> int:
         campaign = save_campaign(
             Campaign(organisation_id=organisation.id), title="Vague", cause="Cause.", language="fr"
         )
-        save_message(campaign, None, label="Principal", bodies=["{handle} lisez le Livre blanc"])
+        save_message(
+            campaign,
+            None,
+            label="Principal",
+            bodies=["{handle} lisez le Livre blanc"],
+            email_subject="Le Livre blanc",
+            email_body="{salutation}, lisez le Livre blanc.",
+        )
         change_status(campaign, CampaignStatus.LIVE)
         now = utcnow()
         wave = schedule_wave(

@@ -20,6 +20,7 @@ from channels import Network
 from channels.errors import ChannelError, ErrorKind
 from database import utcnow
 from extensions import db
+from recipients.models import Recipient
 from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.models import Delivery, DeliveryState
@@ -58,12 +59,15 @@ def wave(app: Flask, campaign: Campaign, *, opens_in: timedelta = timedelta(minu
 def pledge(app: Flask, wave_id: int, account_id: int, text: str, recipient_index: int = 0) -> int:
     with app.app_context():
         the_wave = db.session.get_one(Wave, wave_id)
+        account = db.session.get_one(SocialAccount, account_id)
+        recipient_id = wave_target_ids(the_wave)[recipient_index]
+        handle = db.session.get_one(Recipient, recipient_id).handle(account.network)
         made = make_pledge(
             the_wave,
-            db.session.get_one(SocialAccount, account_id),
-            recipient_id=wave_target_ids(the_wave)[recipient_index],
+            account,
+            recipient_id=recipient_id,
             variant_id=None,
-            text=text,
+            text=text if f"@{handle}" in text else f"@{handle} {text}",  # a pledge mentions its target
             now=utcnow(),
         )
         db.session.commit()
@@ -148,10 +152,16 @@ def test_a_pledge_is_approved_on_the_page_guarded_against_copies_and_released_on
         second_supporter = db.session.get_one(SocialAccount, second).supporter_id
     with client.session_transaction() as session:
         session["supporter"] = second_supporter
-    copy = {"network": "mastodon", "recipient_id": recipient_id, "text": text + " Merci !"}
+    with app.app_context():
+        target = db.session.get_one(Recipient, int(recipient_id))
+        on_bluesky, on_mastodon = "@" + (target.handle_bluesky or ""), "@" + (target.handle_mastodon or "")
+    copy = {"network": "mastodon", "recipient_id": recipient_id, "text": text.replace(on_bluesky, on_mastodon) + " !"}
     refused = client.post(f"/c/{campaign.slug}/pledge", data=copy)
     assert refused.status_code == 400 and "presque identique" in refused.text
-    own = {**copy, "text": "Je vis à Lille et ces mesures comptent pour mon quartier. Soutenez-les vendredi !"}
+    unmentioned = {**copy, "text": "Je vis à Lille et ces mesures comptent pour mon quartier. Soutenez-les vendredi !"}
+    refused = client.post(f"/c/{campaign.slug}/pledge", data=unmentioned)
+    assert refused.status_code == 400 and f"Gardez {on_mastodon} dans le message" in refused.text
+    own = {**copy, "text": f"{on_mastodon} je vis à Lille et ces mesures comptent pour mon quartier. Soutenez-les !"}
     assert client.post(f"/c/{campaign.slug}/pledge", data=own).status_code == 302
     sandbox.state.knobs.bluesky_existing_domains = ["bsky.social"]  # the targets' handles exist there
     with app.app_context():

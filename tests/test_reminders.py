@@ -87,6 +87,7 @@ def test_double_opt_in_then_one_reminder_per_wave_with_its_own_targets(
         assert queue_reminders(utcnow()) == 0  # not confirmed yet: nothing for them
     page = client.get(confirm_link(mailbox, "camille@exemple.fr"))
     assert page.status_code == 200 and "camille@exemple.fr" in page.text
+    assert f'href="/c/{campaign.slug}">Retour à la campagne' in page.text
     with app.app_context():
         assert queue_reminders(utcnow()) == 1
         assert queue_reminders(utcnow()) == 0  # a second run, or a second scheduler: nothing more
@@ -102,12 +103,17 @@ def test_double_opt_in_then_one_reminder_per_wave_with_its_own_targets(
     assert "Prénom" in reminder.text  # the targets assigned to them are named
     link = re.search(r"http://localhost(/c/\S+/r/\S+)", reminder.text)
     assert link
-    response = client.get(link.group(1))
+    phone = app.test_client()  # the e-mail opened on another device, which had seen the campaign before
+    assert "subscribe" in phone.get(f"/c/{campaign.slug}").text
+    response = phone.get(link.group(1))
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Reminder.opened_at)) is not None
-        assigned_name = re.findall(r"- (Prénom\d+ Nom\d+)", reminder.text)[0]
-    assert f"{assigned_name}<" in client.get(f"/c/{campaign.slug}").text
+    assigned = re.findall(r"- (Prénom\d+ Nom\d+)", reminder.text)
+    page = phone.get(f"/c/{campaign.slug}").text
+    assert f"{assigned[0]}<" in page  # the first assigned target, not the one shown before
+    assert f"Personne 1 sur {len(assigned)} de notre e-mail" in page
+    assert f'action="/c/{campaign.slug}/subscribe"' not in page  # they signed up already
 
 
 def test_one_click_unsubscribe_stops_the_next_reminders(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.rendering import RenderError, TargetContext, format_hashtags, render, unknown_placeholders
+from campaign.rendering import RenderError, TargetContext, format_hashtags, mentions, render, unknown_placeholders
 from channels import Network
 from recipients.models import Gender, TargetRole
 from recipients.salutations import salutation
@@ -29,16 +29,16 @@ def test_handle_is_the_targets_on_that_network(network: Network, mention: str) -
 
 
 def test_every_placeholder() -> None:
-    text = render("{name} · {title} · {constituency}", TARGET, Network.X)
+    text = render("{name} · {title} · {constituency}", TARGET, Network.EMAIL)
     assert text == "Héloïse Martin · Députée · Paris (1re)"
 
 
 def test_empty_values_leave_no_stray_spaces() -> None:
-    assert render("Bonjour {name} {hashtags}, merci {link}.", TARGET, Network.X) == "Bonjour Héloïse Martin, merci."
+    assert render("Bonjour {name} {hashtags}, merci {link}.", TARGET, Network.EMAIL) == "Bonjour Héloïse Martin, merci."
 
 
 def test_line_breaks_are_kept() -> None:
-    assert render("{salutation},\n\nmerci.", TARGET, Network.X) == "Madame la Députée,\n\nmerci."
+    assert render("{salutation},\n\nmerci.", TARGET, Network.EMAIL) == "Madame la Députée,\n\nmerci."
 
 
 def test_unknown_placeholder_is_named() -> None:
@@ -60,7 +60,7 @@ def test_missing_handle_is_an_error_not_an_empty_mention() -> None:
 
 def test_html_is_left_as_text() -> None:
     target = TargetContext(name="<script>alert(1)</script>", salutation="x")
-    assert render("{name}", target, Network.X) == "<script>alert(1)</script>"  # escaping is the template's job
+    assert render("{name}", target, Network.EMAIL) == "<script>alert(1)</script>"  # escaping is the template's job
 
 
 def test_hashtags() -> None:
@@ -105,3 +105,42 @@ def test_salutation_override_wins() -> None:
         )
         == "Chère Présidente"
     )
+
+
+@pytest.mark.parametrize(
+    ("network", "mention"),
+    [(Network.X, "@HMartin"), (Network.BLUESKY, "@hmartin.bsky.social"), (Network.MASTODON, "@hm@piaille.fr")],
+)
+def test_a_social_text_without_handle_still_mentions_its_target(network: Network, mention: str) -> None:
+    text = render("{salutation} {name}, lisez le Livre blanc.", TARGET, network)
+    assert text == f"{mention} Madame la Députée Héloïse Martin, lisez le Livre blanc."
+    assert mentions(network, TARGET.handles[network], text)
+
+
+def test_an_email_is_not_given_a_mention() -> None:
+    text = render("{salutation}, lisez.", TARGET, Network.EMAIL)
+    assert text == "Madame la Députée, lisez."
+
+
+def test_no_text_for_a_network_the_target_is_not_on() -> None:
+    lonely = TargetContext(name="A", salutation="B", handles={Network.X: "a"})
+    with pytest.raises(RenderError, match="Bluesky"):
+        render("{salutation}, lisez.", lonely, Network.BLUESKY)
+
+
+@pytest.mark.parametrize(
+    ("network", "handle", "text", "expected"),
+    [
+        (Network.X, "HMartin", "Bonjour @hmartin !", True),
+        (Network.X, "HMartin", "Bonjour @HMartin2", False),
+        (Network.X, "HMartin", "Bonjour HMartin", False),
+        (Network.BLUESKY, "hm.bsky.social", "@hm.bsky.social.", True),
+        (Network.BLUESKY, "hm.bsky.social", "@hm.bsky.social.example", False),
+        (Network.BLUESKY, "hm.bsky.social", "@xhm.bsky.social", False),
+        (Network.MASTODON, "hm@piaille.fr", "cc @hm@piaille.fr, merci", True),
+        (Network.MASTODON, "hm@piaille.fr", "cc @hm@piaille.fr.evil", False),
+        (Network.MASTODON, "hm@piaille.fr", "cc @hm", False),
+    ],
+)
+def test_mentions_finds_the_whole_handle_only(network: Network, handle: str, text: str, expected: bool) -> None:
+    assert mentions(network, handle, text) is expected

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
-from campaign.models import Action, CampaignStatus
+from campaign.models import Action, Campaign, CampaignStatus
+from campaign.wave_jobs import open_due_waves
+from campaign.waves import schedule_wave
+from channels import Network
+from database import utcnow
 from extensions import db
 from recipients.models import Recipient
 from recipients.postcodes import replace_postcodes
 
-SEND = re.compile(r'href="(/c/[^/]+/send/(\w+)/[^"]+)"')
+SEND = re.compile(r'(?:href|action)="(/c/[^/]+/send/(\w+)/[^"]+)"')  # e-mail is a form: the letter is signed
 
 
 def _send_links(html: str) -> dict[str, str]:
@@ -121,6 +126,30 @@ def test_postcode_finds_the_deputy_or_asks_which(client, app, make_org, make_cam
     assert "Nous ne connaissons pas le code postal 12345" in unknown and "target-name" in unknown
 
 
+def test_my_deputy_outside_the_wave_is_named_and_its_targets_offered(client, app, make_org, make_campaign) -> None:
+    campaign = make_campaign(make_org(), targets=3)  # deputies 1 and 3 sit in Groupe A, 2 in Groupe B
+    with app.app_context():
+        replace_postcodes(campaign.organisation_id, {"75002": ["7502"]})
+        now = utcnow()
+        db_campaign = db.session.get_one(Campaign, campaign.id)
+        schedule_wave(
+            db_campaign,
+            title="Groupe A",
+            opens_at=now,
+            closes_at=now + timedelta(hours=2),
+            message_ids=[m.id for m in db_campaign.messages],
+            networks=[Network.X, Network.BLUESKY],
+            criteria={"group_name": "Groupe A"},
+            now=now,
+        )
+        open_due_waves(now)
+        db.session.commit()
+    html = client.get(f"/c/{campaign.slug}?cp=75002").text
+    assert "Votre député·e, Prénom2 Nom2, ne fait pas partie des destinataires de la vague en cours" in html
+    assert re.search(r'id="target-name">Prénom[13] Nom[13]<', html)
+    assert "ne fait pas partie des destinataires de cette campagne" not in html
+
+
 def test_no_postcode_form_without_postcode_data(client, make_org, make_campaign) -> None:
     campaign = make_campaign(make_org())
     assert 'name="cp"' not in client.get(f"/c/{campaign.slug}").text
@@ -210,3 +239,39 @@ def test_no_postcode_question_when_the_campaign_aims_at_senators(client, app, ma
         db.session.commit()
     page = client.get(f"/c/{campaign.slug}?cp=75001").text
     assert 'name="cp"' not in page and "target-name" in page
+
+
+def test_the_email_button_sends_the_signed_letter_not_the_social_text(client, app, make_org, make_campaign) -> None:
+    campaign = make_campaign(make_org(), targets=1)
+    html = client.get(f"/c/{campaign.slug}").text
+    assert "Lisez le Livre blanc" in _shown_text(html, "email") and "#LivreBlanc" not in _shown_text(html, "email")
+    link = _send_links(html)["email"]
+    mailto = urlsplit(client.get(f"{link}?signature=Alix%20Martin&postcode=75%20001").headers["Location"])
+    query = parse_qs(mailto.query)
+    assert query["subject"] == ["Le Livre blanc, pour Prénom1 Nom1"]
+    assert query["body"][0].endswith("Bien à vous,\n\nAlix Martin\n75001")
+    with app.app_context():
+        assert "Alix" not in db.session.scalars(select(Action.text)).one()  # the signature is not kept
+
+
+def test_a_variant_can_say_it_differently_on_one_network(client, app, make_org, make_campaign) -> None:
+    from campaign.models import Message
+    from campaign.services import save_message
+
+    campaign = make_campaign(make_org(), targets=1, variants=["{handle} texte commun {link}"])
+    with app.app_context():
+        message = db.session.scalars(select(Message)).one()
+        db_campaign = db.session.get_one(Campaign, campaign.id)
+        save_message(
+            db_campaign,
+            message,
+            label="Principal",
+            bodies=["{handle} texte commun {link}"],
+            texts=[{"mastodon": "{handle} un texte pour Mastodon seulement"}],
+            email_subject=message.email_subject,
+            email_body=message.email_body,
+        )
+        db.session.commit()
+    html = client.get(f"/c/{campaign.slug}").text
+    assert _shown_text(html, "mastodon") == "@depute1@piaille.fr un texte pour Mastodon seulement"
+    assert _shown_text(html, "x").startswith("@depute1 texte commun")

@@ -40,7 +40,7 @@
     fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
-      body: JSON.stringify({ text: box.value }),
+      body: JSON.stringify({ text: box.value, network: box.getAttribute("data-network") || "" }),
       credentials: "same-origin"
     }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) { show(box, data); } })
