@@ -53,7 +53,12 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories="translations",
+    )
     i18n.init_app(app)
     security.init_app(app)
     if app.config["DISPATCH"] == "celery":

@@ -7,8 +7,9 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Dialect, Enum, MetaData, event
+from sqlalchemy import DateTime, Dialect, Enum, MetaData, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -113,10 +114,27 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     files = [row[2] for row in cursor.execute("PRAGMA database_list").fetchall() if row[2]]
     cursor.close()
+    dbapi_connection.create_function("pv_local_date", 2, _local_date, deterministic=True)
     for path in files:  # supporters' data: readable by this user only (its journal files too)
         for name in (path, f"{path}-wal", f"{path}-shm"):
             if os.path.exists(name) and os.stat(name).st_mode & 0o077:
                 os.chmod(name, 0o600)
+
+
+def _local_date(stored: str | None, zone: str) -> str | None:
+    """SQLite has no time zones: the calendar day, on `zone`'s clock, of a UTC timestamp as SQLite stores it."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+def local_date_sql(column: Any, zone: str, dialect: str) -> Any:
+    """SQL for the calendar day of a UTCDateTime column on `zone`'s clock: PostgreSQL's timestamptz converts
+    itself; SQLite's UTC text goes through our function."""
+    if dialect == "sqlite":
+        return func.pv_local_date(column, zone)
+    return func.date(func.timezone(zone, column))
 
 
 def changed(result: object) -> int:

@@ -21,6 +21,19 @@ def select_locale() -> str:
     return best or str(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr"))
 
 
+def select_timezone() -> str:
+    """One clock for everything staff and supporters read: the organisation's (TIMEZONE), never UTC."""
+    return str(current_app.config["TIMEZONE"])
+
+
+def clock_name() -> str:
+    """The organisation's clock as people name it ("Paris"), in the page's language."""
+    from babel.dates import get_timezone, get_timezone_location
+    from flask_babel import get_locale
+
+    return str(get_timezone_location(get_timezone(select_timezone()), str(get_locale() or "fr"), return_city=True))
+
+
 def _remember_choice() -> None:
     """`?lang=en` on any page switches the interface and remembers it for the visit."""
     wanted = request.args.get("lang")
@@ -35,4 +48,4 @@ def init_app(app: Flask) -> None:
     def _languages() -> dict[str, object]:
         from flask_babel import get_locale
 
-        return {"languages": LANGUAGES, "current_language": str(get_locale() or "fr")}
+        return {"languages": LANGUAGES, "current_language": str(get_locale() or "fr"), "timezone_name": clock_name()}

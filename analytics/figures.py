@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -23,12 +24,14 @@ from supporters.models import SocialAccount
 
 @dataclass(frozen=True)
 class Scope:
-    """What a dashboard is about: a campaign, or one of its waves; optionally a range of days (UTC)."""
+    """What a dashboard is about: a campaign, or one of its waves; optionally a range of days on the
+    organisation's clock (TIMEZONE), as every day and hour it shows."""
 
     campaign_id: int
     wave_id: int | None = None
     start: date | None = None  # first day included
     end: date | None = None  # last day included
+    zone: str = "UTC"
 
     @property
     def wave_key(self) -> int:
@@ -42,14 +45,20 @@ class Scope:
         """Conditions on an hourly tally's `hour` for the range."""
         conditions = []
         if self.start is not None:
-            conditions.append(column >= _midnight(self.start))
+            conditions.append(column >= _midnight(self.start, self.zone))
         if self.end is not None:
-            conditions.append(column < _midnight(self.end + timedelta(days=1)))
+            conditions.append(column < _midnight(self.end + timedelta(days=1), self.zone))
         return conditions
 
+    def local(self, moment: datetime) -> datetime:
+        """A UTC moment (an hourly tally's hour) on the organisation's clock."""
+        aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return aware.astimezone(ZoneInfo(self.zone))
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+def _midnight(day: date, zone: str) -> datetime:
+    """The first moment of a local day, in UTC (the tallies' clock)."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -203,7 +212,8 @@ def _shorten(text: str, length: int = 60) -> str:
 
 
 def by_time(scope: Scope) -> tuple[list[Count], list[Count]]:
-    """Actions by day (UTC, every day from the first to the last with data) and by hour of the day (UTC)."""
+    """Actions by day (every day from the first to the last with data) and by hour of the day, both on the
+    organisation's clock: hourly tallies move whole to their local hour."""
     rows = db.session.execute(
         select(ActionTally.hour, func.sum(ActionTally.actions), func.sum(ActionTally.confirmed))
         .where(*_actions(scope))
@@ -211,7 +221,8 @@ def by_time(scope: Scope) -> tuple[list[Count], list[Count]]:
     ).all()
     days: dict[date, list[int]] = {}
     hours = [[0, 0] for _ in range(24)]
-    for hour, actions, confirmed in rows:
+    for utc_hour, actions, confirmed in rows:
+        hour = scope.local(utc_hour)
         sums = days.setdefault(hour.date(), [0, 0])
         sums[0] += int(actions or 0)
         sums[1] += int(confirmed or 0)

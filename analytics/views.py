@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -75,7 +75,7 @@ def organisation() -> str:
 def _dashboard(campaign: Campaign, wave: Wave | None) -> str:
     form, start, end = _range()
     sort, descending = _sort()
-    scope = Scope(campaign.id, wave.id if wave else None, start, end)
+    scope = Scope(campaign.id, wave.id if wave else None, start, end, zone=current_app.config["TIMEZONE"])
     found = figures(scope)
     cover = coverage(scope, sort=sort, descending=descending)
     funnel = found.funnel
@@ -135,7 +135,7 @@ def _export(campaign: Campaign, wave: Wave | None, fmt: str) -> Response:
     if form.errors:
         messages = [str(e) for errors in form.errors.values() for e in errors]
         return Response(json.dumps({"error": " ".join(messages)}), 400, mimetype="application/json")
-    scope = Scope(campaign.id, wave.id if wave else None, start, end)
+    scope = Scope(campaign.id, wave.id if wave else None, start, end, zone=current_app.config["TIMEZONE"])
     found, cover = figures(scope), coverage(scope, sort="name", descending=False)
     name = f"{campaign.slug}-wave-{wave.id}" if wave else campaign.slug
     if fmt == "json":

@@ -83,7 +83,13 @@ def build(app: Any, actions: int, supporters: int) -> tuple[int, list[int], floa
             for n in range(TARGETS)
         ],
     )
-    campaign = save_campaign(Campaign(organisation_id=organisation.id), title="Bench", cause="", language="fr")
+    campaign = save_campaign(
+        Campaign(organisation_id=organisation.id),
+        title="Bench",
+        cause="",
+        language="fr",
+        target_criteria={"roles": ["deputy"]},
+    )
     save_message(campaign, None, label="A", bodies=[f"{{handle}} variante {k}" for k in range(6)])
     campaign.status = CampaignStatus.LIVE
     db.session.flush()

@@ -82,6 +82,7 @@ def seed(database_uri: str) -> str:
             cause="Bench.",
             hashtags="Bench",
             link="https://example.org/bench",
+            target_criteria={"roles": ["deputy"]},
         )
         save_message(
             campaign,

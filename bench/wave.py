@@ -84,6 +84,7 @@ def seed(app: Any, reminders: int, pledges: int) -> tuple[int, int]:
             cause="Bench.",
             language="fr",
             networks=[n.value for n in Network if n is not Network.EMAIL],
+            target_criteria={"roles": ["deputy"]},
         )
         save_message(campaign, None, label="Principal", bodies=["{handle} lisez le Livre blanc"])
         change_status(campaign, CampaignStatus.LIVE)

@@ -19,15 +19,20 @@ from campaign.actions import record_action
 from campaign.models import Campaign, CampaignStatus, CampaignTarget, Wave
 from campaign.services import change_status, save_campaign, save_message
 from campaign.tallies import count_confirmed, count_visit
+from campaign.targets import DEMO_SOURCE
 from campaign.waves import LIVE_STATES, schedule_wave
 from database import utcnow
 from extensions import db
+from recipients.importer import add_to_static_list
 from recipients.models import Gender, Recipient, TargetRole
 from recipients.postcodes import has_postcode_data, replace_postcodes
 from supporters.models import Subscription, SubscriptionState
 
 ORGANISATION = "Collectif Démo"
 SLUG = "livre-blanc-demo"
+# The demo campaign aims at this static list and nothing else: targets imported later (real deputies) never
+# join it, and its fictitious deputies (source "demo") never join a campaign through filters.
+DEMO_LIST = "Députés fictifs (démo)"
 ORGANISER = ("organisatrice@demo.example", "Organisatrice Démo", "demo-organiser", Role.ORGANISER)
 ANALYST = ("analyste@demo.example", "Analyste Démo", "demo-analyst", Role.ANALYST)
 SUBSCRIBERS = ["alix@demo.example", "sacha@demo.example", "noa@demo.example"]  # confirmed: reminders go to the sandbox
@@ -87,7 +92,7 @@ def _deputy(organisation_id: int, row: tuple[str, str, str, Gender, str, str, st
     slug = f"{first}-{last}".lower().replace("é", "e").replace("è", "e").replace("ï", "i").replace("ë", "e")
     return Recipient(
         organisation_id=organisation_id,
-        source="demo",
+        source=DEMO_SOURCE,
         external_id=external_id,
         role=TargetRole.DEPUTY,
         title="Députée" if gender is Gender.FEMALE else "Député",
@@ -123,7 +128,7 @@ def seed_demo() -> DemoResult:
     known = set(
         db.session.scalars(
             select(Recipient.external_id).where(
-                Recipient.organisation_id == organisation.id, Recipient.source == "demo"
+                Recipient.organisation_id == organisation.id, Recipient.source == DEMO_SOURCE
             )
         )
     )
@@ -131,6 +136,11 @@ def seed_demo() -> DemoResult:
     if not has_postcode_data(organisation.id):
         replace_postcodes(organisation.id, POSTCODES)
     db.session.flush()
+    deputies = db.session.scalars(
+        select(Recipient.id).where(Recipient.organisation_id == organisation.id, Recipient.source == DEMO_SOURCE)
+    )
+    demo_list = add_to_static_list(organisation.id, DEMO_LIST, list(deputies))
+    demo_list.description = "Les six députés inventés de la démo : aucune autre campagne ne les reçoit par ses filtres."
     campaign = save_campaign(
         Campaign(organisation_id=organisation.id),
         title="Livre blanc de l'entrepreneuriat social (démo)",
@@ -139,6 +149,7 @@ def seed_demo() -> DemoResult:
         language="fr",
         hashtags="LivreBlancESS, Démo",
         link="https://porte-voix.example/livre-blanc",
+        recipient_list_id=demo_list.id,
     )
     save_message(campaign, None, label="Livre blanc", bodies=VARIANTS, email_subject=LETTER_SUBJECT, email_body=LETTER)
     change_status(campaign, CampaignStatus.LIVE)

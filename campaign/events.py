@@ -22,7 +22,7 @@ def resync_campaigns(_sender: Any, *, organisation_id: int) -> None:
         select(Campaign).where(Campaign.organisation_id == organisation_id, Campaign.status != CampaignStatus.ENDED)
     )
     for campaign in campaigns:
-        sync_targets(campaign)
+        sync_targets(campaign, log=True)
     db.session.flush()
 
 

@@ -6,23 +6,17 @@ from wtforms import (
     DateTimeLocalField,
     FieldList,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from channels import Network
 from config import LANGUAGES
+from recipients.forms import MultiCheckboxField
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class CampaignForm(FlaskForm):
@@ -57,8 +51,14 @@ class CampaignForm(FlaskForm):
         choices=[(network.value, network.label) for network in Network],
         validators=[DataRequired(_l("Choose at least one network."))],
     )
-    starts_at = DateTimeLocalField(_l("Starts (UTC)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
-    ends_at = DateTimeLocalField(_l("Ends (UTC)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    recipient_list = SelectField(
+        _l("Targets"),
+        choices=[],
+        validate_choice=False,
+        description=_l("A list of your targets. Or choose filters (role, group, department) on the next page."),
+    )
+    starts_at = DateTimeLocalField(_l("Starts"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    ends_at = DateTimeLocalField(_l("Ends"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
 
     def validate_link(self, field: URLField) -> None:
         if field.data and not field.data.lower().startswith(("https://", "http://")):

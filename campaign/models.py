@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from channels import Network
 from database import utcnow
 from extensions import Model
-from recipients.models import Recipient, RecipientList, TargetRole
+from recipients.models import Recipient, RecipientList
 
 
 class CampaignStatus(enum.StrEnum):
@@ -48,11 +49,11 @@ class Campaign(Model):
     status: Mapped[CampaignStatus] = mapped_column(default=CampaignStatus.DRAFT)
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
+    # The targets the organiser chose: a list, and filters (a TargetFilter's criteria) over it or over
+    # every target. A campaign with neither aims at no one: an import never joins it by default.
     recipient_list_id: Mapped[int | None] = mapped_column(ForeignKey("recipient_list.id", ondelete="SET NULL"))
-    filter_role: Mapped[TargetRole | None]
-    filter_group: Mapped[str] = mapped_column(String(200), default="")
-    filter_department: Mapped[str] = mapped_column(String(8), default="")
-    filter_network: Mapped[Network | None]
+    target_criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    archived_at: Mapped[datetime | None]  # off the campaigns page's main list; its page still answers
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
@@ -65,6 +66,26 @@ class Campaign(Model):
     @property
     def enabled_networks(self) -> list[Network]:
         return [network for network in Network if network.value in (self.networks or [])]
+
+
+class CampaignSlug(Model):
+    """An address a campaign had: links already shared and reminders already sent keep opening it."""
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TargetChange(Model):
+    """Targets a campaign gained or lost without its organiser touching it (an import, a list edited),
+    so its page can say what changed."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    added: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    names: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)  # "added"/"removed" → a few names
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(Model):

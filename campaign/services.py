@@ -7,12 +7,12 @@ import unicodedata
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 
 from campaign.labels import status_label
-from campaign.models import Action, Campaign, CampaignStatus, Message, Variant
+from campaign.models import Action, Campaign, CampaignSlug, CampaignStatus, Message, Variant
 from campaign.rendering import PLACEHOLDERS, RenderError, TargetContext, unknown_placeholders
-from campaign.targets import campaign_text, eligible_recipients, sync_targets, target_context
+from campaign.targets import campaign_text, eligible_recipients, has_chosen_targets, sync_targets, target_context
 from channels import Network, check_length
 from database import utcnow
 from extensions import db
@@ -50,8 +50,11 @@ def slugify(text: str) -> str:
 
 
 def slug_taken(slug: str, *, except_id: int | None = None) -> bool:
-    query = select(exists().where(Campaign.slug == slug, Campaign.id != (except_id or 0)))
-    return bool(db.session.scalar(query))
+    """Whether another campaign has this address, now or before (its old addresses keep redirecting to it)."""
+    other = except_id or 0
+    current = exists().where(Campaign.slug == slug, Campaign.id != other)
+    former = exists().where(CampaignSlug.slug == slug, CampaignSlug.campaign_id != other)
+    return bool(db.session.scalar(select(current | former)))
 
 
 def free_slug(base: str) -> str:
@@ -76,13 +79,82 @@ def save_campaign(campaign: Campaign, **fields: object) -> Campaign:
             _("The address /c/%(slug)s is taken by another campaign; try %(free)s.", slug=slug, free=free_slug(slug))
         )
     fields["slug"] = slug
+    old_slug = campaign.slug
     for key, value in fields.items():
         setattr(campaign, key, value)
     if campaign.id is None:
         db.session.add(campaign)
     db.session.flush()
+    if old_slug and old_slug != slug:
+        _keep_old_address(campaign, old_slug)
     sync_targets(campaign)
     return campaign
+
+
+def _keep_old_address(campaign: Campaign, old_slug: str) -> None:
+    """A campaign whose address changed keeps answering at the old one (a permanent redirect): links
+    already shared and reminders already sent still open it. Back at an old address, that one is current."""
+    db.session.execute(delete(CampaignSlug).where(CampaignSlug.slug == campaign.slug))
+    if db.session.get(CampaignSlug, old_slug) is None:
+        db.session.add(CampaignSlug(slug=old_slug, campaign_id=campaign.id))
+    db.session.flush()
+
+
+def former_slugs(campaign: Campaign) -> list[str]:
+    query = select(CampaignSlug.slug).where(CampaignSlug.campaign_id == campaign.id).order_by(CampaignSlug.created_at)
+    return list(db.session.scalars(query))
+
+
+def duplicate_campaign(campaign: Campaign, *, title: str) -> Campaign:
+    """A draft copy: the cause, networks, targets chosen, messages and their letters (active variants only),
+    with no actions, waves or subscribers. Flushes."""
+    copy = save_campaign(
+        Campaign(organisation_id=campaign.organisation_id),
+        title=title,
+        slug=free_slug(slugify(title)),
+        cause=campaign.cause,
+        language=campaign.language,
+        hashtags=campaign.hashtags,
+        link=campaign.link,
+        networks=list(campaign.networks or []),
+        starts_at=None,
+        ends_at=None,
+        recipient_list_id=campaign.recipient_list_id,
+        target_criteria=dict(campaign.target_criteria or {}),
+    )
+    originals = [(m, [(v.body, dict(v.texts or {})) for v in m.variants if v.is_active]) for m in campaign.messages]
+    for position, (message, variants) in enumerate(originals):
+        db.session.add(
+            Message(
+                campaign_id=copy.id,
+                label=message.label,
+                position=position,
+                email_subject=message.email_subject,
+                email_body=message.email_body,
+                variants=[Variant(body=body, texts=texts) for body, texts in variants],
+            )
+        )
+    db.session.flush()
+    db.session.expire(copy, ["messages"])
+    return copy
+
+
+def set_archived(campaign: Campaign, archived: bool) -> None:
+    """Archive (or bring back) a campaign that is not running: off the main list, its page unchanged."""
+    if archived and campaign.status in (CampaignStatus.LIVE, CampaignStatus.PAUSED):
+        raise CampaignError(_("End the campaign before archiving it."))
+    campaign.archived_at = utcnow() if archived else None
+    db.session.flush()
+
+
+def delete_draft(campaign: Campaign) -> None:
+    """Delete a campaign that never went live, with its messages. Raises CampaignError otherwise."""
+    if campaign.status is not CampaignStatus.DRAFT or campaign.published_at is not None:
+        raise CampaignError(_("Only a draft that never went live can be deleted; end or archive this one."))
+    if db.session.scalar(select(exists().where(Action.campaign_id == campaign.id))):
+        raise CampaignError(_("This draft already has messages sent; archive it instead."))
+    db.session.delete(campaign)
+    db.session.flush()
 
 
 SOCIAL_NETWORKS = (Network.X, Network.BLUESKY, Network.MASTODON)
@@ -276,7 +348,9 @@ def publish_problems(campaign: Campaign, recipients: Sequence[Recipient] | None 
         problems.append(_("Choose at least one network."))
     if recipients is None:
         recipients = eligible_recipients(campaign)
-    if not recipients:
+    if not has_chosen_targets(campaign):
+        problems.append(_("Choose the campaign's targets: a list, filters, or both."))
+    elif not recipients:
         networks = ", ".join(n.label for n in campaign.enabled_networks) or "-"
         problems.append(
             _(

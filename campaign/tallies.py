@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from sqlalchemy import Date, ForeignKey, Index, String, case, delete, func, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.models import Action, ActionMode
 from channels import Network
-from database import upsert
+from database import local_date_sql, upsert
 from extensions import Model, db
 from scheduler.models import Delivery, DeliveryState
 
@@ -29,6 +31,17 @@ CAMPAIGN_WIDE = 0
 
 def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def zone() -> str:
+    """The organisation's clock (TIMEZONE): supporters' days are its calendar days, not UTC's."""
+    return str(current_app.config["TIMEZONE"]) if has_app_context() else "UTC"
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day of a UTC moment on the organisation's clock."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(ZoneInfo(zone())).date()
 
 
 class ActionTally(Model):
@@ -142,7 +155,7 @@ def _waves(wave_id: int | None) -> list[int]:
 def count_action(action: Action) -> None:
     """Count a new action everywhere it counts. Flushes nothing: the caller's transaction carries it."""
     upsert(db.session, ActionTally, _action_keys(action), increments={"actions": 1})
-    day = action.created_at.date()
+    day = local_day(action.created_at)
     new_to_campaign = False
     for wave_id in _waves(action.wave_id):
         keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
@@ -167,7 +180,7 @@ def _count_supporter(keys: dict[str, int], visitor_id: str, moment: datetime) ->
     if db.session.get_bind().dialect.name != "sqlite":
         before = before.with_for_update()  # SQLite: this transaction holds the database's write lock already
     found = db.session.execute(before).first()
-    day = moment.date()
+    day = local_day(moment)
     table = SupporterTally.__table__
     actions = upsert(
         db.session,
@@ -251,7 +264,7 @@ def rebuild(campaign_id: int) -> None:
         .outerjoin(Delivery, Delivery.id == Action.delivery_id)
         .where(Action.campaign_id == campaign_id)
     )
-    wave, hour, day = func.coalesce(Action.wave_id, 0), _utc_hour(), _utc_day()
+    wave, hour, day = func.coalesce(Action.wave_id, 0), _utc_hour(), _local_day()
     variant = func.coalesce(Action.variant_id, 0)
     rows = db.session.execute(
         base.add_columns(wave, hour, Action.network, Action.mode, variant, func.count(), confirmed).group_by(
@@ -293,7 +306,7 @@ def rebuild(campaign_id: int) -> None:
             SupporterTally,
             [
                 {"campaign_id": campaign_id, "wave_id": w, "visitor_id": v, "first_at": _aware(first)}
-                | {"first_day": _aware(first).date(), "last_day": _aware(last).date(), "days": d, "actions": a}
+                | {"first_day": local_day(_aware(first)), "last_day": local_day(_aware(last)), "days": d, "actions": a}
                 for w, v, first, last, d, a in map(fill, people)
             ],
         )
@@ -360,8 +373,8 @@ def _utc_hour() -> Any:
     return func.date_trunc("hour", _utc(Action.created_at))
 
 
-def _utc_day() -> Any:
-    return func.date(_utc(Action.created_at))
+def _local_day() -> Any:
+    return local_date_sql(Action.created_at, zone(), db.session.get_bind().dialect.name)
 
 
 def _aware(value: Any) -> datetime:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
 
-from campaign.models import Action, Campaign, CampaignTarget, Message, Variant
+from campaign.models import Action, Campaign, CampaignTarget, Message, TargetChange, Variant
 from campaign.rendering import RenderError, TargetContext, render
 from channels import Network
 from extensions import db
-from recipients.models import Recipient, TargetRole
+from recipients.labels import role_label
+from recipients.models import Recipient, RecipientList, TargetRole
+from recipients.places import department_label, group_label
 from recipients.salutations import salutation
 from recipients.services import TargetFilter, select_targets
 
@@ -20,33 +24,79 @@ from recipients.services import TargetFilter, select_targets
 CANDIDATES = 64
 
 
+# Targets the demo invents: a campaign reaches them only through a static list that holds them (the demo's),
+# never through filters, so the fictitious deputies never join a real campaign.
+DEMO_SOURCE = "demo"
+# How many names a logged change of targets keeps, of those added and of those removed.
+CHANGE_NAMES = 8
+
+
 def target_filter(campaign: Campaign) -> TargetFilter:
-    return TargetFilter(
-        recipient_list_id=campaign.recipient_list_id,
-        role=campaign.filter_role,
-        group_name=campaign.filter_group,
-        department=campaign.filter_department,
-        network=campaign.filter_network,
-    )
+    """The campaign's list and filters, over active targets."""
+    chosen = TargetFilter.from_criteria(campaign.target_criteria or {})
+    return replace(chosen, recipient_list_id=campaign.recipient_list_id, activity="active")
+
+
+def has_chosen_targets(campaign: Campaign) -> bool:
+    """Whether the organiser chose a list or a filter: a campaign without aims at no one."""
+    return not target_filter(campaign).is_empty
+
+
+def _chosen_list(campaign: Campaign) -> RecipientList | None:
+    """The campaign's list by its id (the relationship may be stale right after the id changed)."""
+    return db.session.get(RecipientList, campaign.recipient_list_id) if campaign.recipient_list_id else None
+
+
+def describe_targets(campaign: Campaign) -> list[tuple[str, str]]:
+    """The organiser's choice in words, (what, which) pairs: the list, then each filter."""
+    chosen = target_filter(campaign)
+    described: list[tuple[str, str]] = []
+    target_list = _chosen_list(campaign)
+    if target_list is not None:
+        kind = _("dynamic list") if target_list.is_dynamic else _("static list")
+        described.append((_("List"), f"{target_list.name} ({kind})"))
+    if chosen.roles:
+        described.append((_("Role"), ", ".join(role_label(role) for role in chosen.roles)))
+    if chosen.chamber:
+        described.append((_("Chamber"), chosen.chamber))
+    if chosen.groups:
+        described.append((_("Group"), ", ".join(group_label(g) for g in chosen.groups)))
+    if chosen.departments:
+        described.append((_("Department"), ", ".join(department_label(d) for d in chosen.departments)))
+    if chosen.committee:
+        described.append((_("Committee"), chosen.committee))
+    if chosen.network is not None:
+        described.append((_("Has an address on"), chosen.network.label))
+    return described
 
 
 def eligible_recipients(campaign: Campaign) -> list[Recipient]:
     """Targets that pass the campaign's list and filters and can be reached on one of its networks."""
+    chosen = target_filter(campaign)
+    if chosen.is_empty:
+        return []
+    query = select_targets(campaign.organisation_id, chosen)
+    target_list = _chosen_list(campaign)
+    if target_list is None or target_list.is_dynamic:
+        query = query.where(Recipient.source != DEMO_SOURCE)
     networks = campaign.enabled_networks
-    recipients = db.session.scalars(select_targets(campaign.organisation_id, target_filter(campaign)))
-    return [r for r in recipients if any(r.handle(network) for network in networks)]
+    return [r for r in db.session.scalars(query) if any(r.handle(network) for network in networks)]
 
 
-def sync_targets(campaign: Campaign) -> int:
+def sync_targets(campaign: Campaign, *, log: bool = False) -> int:
     """Make the campaign's target rows match its list, filters and networks; returns how many there are.
 
     Counts survive: a target that leaves and comes back gets its count recomputed from its actions.
+    With `log` (a change from elsewhere: an import, a list edited), what changed is kept for the campaign's
+    page to show.
     """
     wanted = {r.id for r in eligible_recipients(campaign)}
     current = set(
         db.session.scalars(select(CampaignTarget.recipient_id).where(CampaignTarget.campaign_id == campaign.id))
     )
     gone = current - wanted
+    if log and (gone or wanted - current):
+        _log_change(campaign, wanted - current, gone)
     if gone:
         db.session.execute(
             delete(CampaignTarget).where(
@@ -66,6 +116,23 @@ def sync_targets(campaign: Campaign) -> int:
         )
     db.session.flush()
     return len(wanted)
+
+
+def _log_change(campaign: Campaign, added: set[int], removed: set[int]) -> None:
+    def names(ids: set[int]) -> list[str]:
+        if not ids:
+            return []
+        query = select(Recipient).where(Recipient.id.in_(list(ids))).order_by(Recipient.last_name, Recipient.first_name)
+        return [r.name for r in db.session.scalars(query.limit(CHANGE_NAMES))]
+
+    db.session.add(
+        TargetChange(
+            campaign_id=campaign.id,
+            added=len(added),
+            removed=len(removed),
+            names={"added": names(added), "removed": names(removed)},
+        )
+    )
 
 
 def pick_target(

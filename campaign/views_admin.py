@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from accounts.permissions import current_organisation_id, editor_required
@@ -16,7 +16,7 @@ from campaign.actions import campaign_stats
 from campaign.forms import CampaignForm, ConfirmForm, MessageForm
 from campaign.labels import status_label
 from campaign.lookups import campaign_or_404
-from campaign.models import Campaign, CampaignStatus, Message
+from campaign.models import Campaign, CampaignStatus, Message, TargetChange, Wave
 from campaign.rendering import PLACEHOLDERS, RenderError
 from campaign.services import (
     SAMPLE_TARGET,
@@ -25,18 +25,33 @@ from campaign.services import (
     CampaignError,
     change_status,
     check_body,
+    delete_draft,
     delete_message,
+    duplicate_campaign,
+    former_slugs,
     publish_problems,
     save_campaign,
     save_message,
+    set_archived,
 )
-from campaign.targets import campaign_text, eligible_recipients, target_context, variant_text
+from campaign.targets import (
+    campaign_text,
+    describe_targets,
+    eligible_recipients,
+    has_chosen_targets,
+    target_context,
+    target_filter,
+    variant_text,
+)
+from campaign.waves import LIVE_STATES, cancel_campaign_waves, to_local, to_utc
 from channels import LengthCheck, Network, check_length
+from database import parse_id, utcnow
 from extensions import db
+from i18n import clock_name
 from recipients.forms import TargetFilterForm
 from recipients.models import Recipient
-from recipients.services import reach_counts
-from recipients.views import filter_from_args
+from recipients.services import organisation_lists, reach_counts
+from recipients.views import fill_filter_form, filter_from_args
 
 bp = Blueprint("campaign_admin", __name__, url_prefix="/admin")
 
@@ -62,28 +77,36 @@ class PreviewCell:
 
 
 def _naive(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=None) if value else None
+    """A stored UTC moment as the organisation's wall clock, for a datetime-local field."""
+    return to_local(value, current_app.config["TIMEZONE"]) if value else None
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value else None
+    """A wall-clock time typed on the organisation's clock, as UTC."""
+    return to_utc(value, current_app.config["TIMEZONE"]) if value else None
 
 
 @bp.route("/")
 @login_required
 def index() -> str:
+    archived = request.args.get("archived") == "1"
+    query = select(Campaign).where(Campaign.organisation_id == current_organisation_id())
+    shelved = query.where(Campaign.archived_at.is_not(None))
     campaigns = db.session.scalars(
-        select(Campaign)
-        .where(Campaign.organisation_id == current_organisation_id())
-        .order_by(Campaign.created_at.desc())
+        (shelved if archived else query.where(Campaign.archived_at.is_(None))).order_by(Campaign.created_at.desc())
     ).all()
-    return render_template("campaign/index.html", campaigns=campaigns)
+    archived_count = db.session.scalar(select(func.count()).select_from(shelved.subquery())) or 0
+    return render_template("campaign/index.html", campaigns=campaigns, archived=archived, archived_count=archived_count)
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @editor_required
 def new() -> Response | str:
     form = CampaignForm(data={"networks": [n.value for n in Network], "language": "fr"})
+    lists = organisation_lists(current_organisation_id())
+    form.recipient_list.choices = [("", _("No list: I choose filters next"))] + [
+        (str(lst.id), f"{lst.name} ({count})") for lst, count in lists
+    ]
     return _save_campaign_form(form, Campaign(organisation_id=current_organisation_id()))
 
 
@@ -92,21 +115,30 @@ def new() -> Response | str:
 def edit(campaign_id: int) -> Response | str:
     campaign = campaign_or_404(campaign_id)
     form = CampaignForm(obj=campaign) if request.method == "GET" else CampaignForm()
+    del form.recipient_list  # the targets have their own page once the campaign exists
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = _naive(campaign.starts_at), _naive(campaign.ends_at)
     return _save_campaign_form(form, campaign)
 
 
 def _save_campaign_form(form: CampaignForm, campaign: Campaign) -> Response | str:
+    form.starts_at.description = form.ends_at.description = _("%(city)s time.", city=clock_name())
+    creating = campaign.id is None
     if form.validate_on_submit():
+        chosen: dict[str, object] = {}
+        if creating:
+            list_id = parse_id(form.recipient_list.data)
+            valid = {int(value) for value, _label in form.recipient_list.choices if value}
+            chosen["recipient_list_id"] = list_id if list_id in valid else None
         try:
             save_campaign(
                 campaign,
-                title=form.title.data.strip(),
+                **chosen,
+                title=(form.title.data or "").strip(),
                 slug=form.slug.data or "",
-                cause=form.cause.data.strip(),
+                cause=(form.cause.data or "").strip(),
                 language=form.language.data,
-                hashtags=form.hashtags.data.strip(),
+                hashtags=(form.hashtags.data or "").strip(),
                 link=form.link.data or "",
                 networks=list(form.networks.data or []),
                 starts_at=_aware(form.starts_at.data),
@@ -117,6 +149,9 @@ def _save_campaign_form(form: CampaignForm, campaign: Campaign) -> Response | st
             form.slug.errors = [*form.slug.errors, str(exc)]
         else:
             db.session.commit()
+            if creating and campaign.recipient_list_id is None:
+                flash(_("Campaign created. Now choose who it writes to."), "success")
+                return redirect(url_for(".targets", campaign_id=campaign.id))
             flash(_("Campaign saved."), "success")
             return redirect(url_for(".show", campaign_id=campaign.id))
     return render_template("campaign/edit.html", form=form, campaign=campaign)
@@ -136,6 +171,14 @@ def show(campaign_id: int) -> str:
         problems=publish_problems(campaign, recipients) if campaign.status is not CampaignStatus.ENDED else [],
         confirm=ConfirmForm(),
         allowed={status.value for status in TRANSITIONS[campaign.status]},
+        changes=db.session.scalars(
+            select(TargetChange)
+            .where(TargetChange.campaign_id == campaign.id)
+            .order_by(TargetChange.created_at.desc(), TargetChange.id.desc())
+            .limit(5)
+        ).all(),
+        chosen=describe_targets(campaign),
+        former=former_slugs(campaign),
     )
 
 
@@ -147,8 +190,12 @@ def status(campaign_id: int) -> Response:
     wanted = request.form.get("status", "")
     if not form.validate_on_submit() or wanted not in CampaignStatus._value2member_map_:
         abort(400)
+    if wanted == CampaignStatus.ENDED and request.form.get("confirmed") != "1":
+        return redirect(url_for(".end", campaign_id=campaign.id))  # ending is final: it asks first
     try:
         change_status(campaign, CampaignStatus(wanted))
+        if campaign.status is CampaignStatus.ENDED:
+            cancel_campaign_waves(campaign, utcnow())
     except CampaignError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -158,30 +205,92 @@ def status(campaign_id: int) -> Response:
     return redirect(url_for(".show", campaign_id=campaign.id))
 
 
+@bp.route("/campaigns/<int:campaign_id>/end")
+@editor_required
+def end(campaign_id: int) -> Response | str:
+    """What ending means, and the button that does it."""
+    campaign = campaign_or_404(campaign_id)
+    if CampaignStatus.ENDED not in TRANSITIONS[campaign.status]:
+        return redirect(url_for(".show", campaign_id=campaign.id))
+    waves = db.session.scalar(
+        select(func.count()).select_from(Wave).where(Wave.campaign_id == campaign.id, Wave.status.in_(LIVE_STATES))
+    )
+    return render_template("campaign/end.html", campaign=campaign, confirm=ConfirmForm(), waves=waves or 0)
+
+
+@bp.route("/campaigns/<int:campaign_id>/duplicate", methods=["POST"])
+@editor_required
+def duplicate(campaign_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    copy = duplicate_campaign(campaign, title=_("%(title)s (copy)", title=campaign.title)[:200])
+    db.session.commit()
+    flash(_("A draft copy was made, with the same messages and targets. Rename it and check its address."), "success")
+    return redirect(url_for(".edit", campaign_id=copy.id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/archive", methods=["POST"])
+@editor_required
+def archive(campaign_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    wanted = request.form.get("archived") == "1"
+    try:
+        set_archived(campaign, wanted)
+    except CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".show", campaign_id=campaign.id))
+    db.session.commit()
+    flash(_("Campaign archived.") if wanted else _("Campaign back among the current ones."), "success")
+    return redirect(url_for(".index") if wanted else url_for(".show", campaign_id=campaign.id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/delete", methods=["GET", "POST"])
+@editor_required
+def delete(campaign_id: int) -> Response | str:
+    campaign = campaign_or_404(campaign_id)
+    confirm = ConfirmForm()
+    if request.method == "POST":
+        if not confirm.validate_on_submit():
+            abort(400)
+        title = campaign.title
+        try:
+            delete_draft(campaign)
+        except CampaignError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".show", campaign_id=campaign.id))
+        db.session.commit()
+        flash(_("Draft “%(title)s” deleted.", title=title), "success")
+        return redirect(url_for(".index"))
+    return render_template("campaign/delete.html", campaign=campaign, confirm=confirm)
+
+
 @bp.route("/campaigns/<int:campaign_id>/targets", methods=["GET", "POST"])
 @editor_required
 def targets(campaign_id: int) -> Response | str:
     campaign = campaign_or_404(campaign_id)
-    form = TargetFilterForm(
-        data={
-            "recipient_list": str(campaign.recipient_list_id or ""),
-            "role": campaign.filter_role.value if campaign.filter_role else "",
-            "group": campaign.filter_group,
-            "department": campaign.filter_department,
-            "network": campaign.filter_network.value if campaign.filter_network else "",
-        }
-    )
+    form = TargetFilterForm()
+    if request.method == "GET":
+        fill_filter_form(form, target_filter(campaign))
     chosen = filter_from_args(campaign.organisation_id, form)
     if form.validate_on_submit():
-        campaign.recipient_list_id = chosen.recipient_list_id
-        campaign.filter_role = chosen.role
-        campaign.filter_group = chosen.group_name
-        campaign.filter_department = chosen.department
-        campaign.filter_network = chosen.network
-        save_campaign(campaign)
-        db.session.commit()
-        flash(_("Targets saved."), "success")
-        return redirect(url_for(".targets", campaign_id=campaign.id))
+        if chosen.is_empty:
+            form.recipient_list.errors = [
+                _("Choose a list or at least one filter: a campaign aims at the targets you choose.")
+            ]
+        else:
+            before = len(eligible_recipients(campaign))
+            campaign.recipient_list_id = chosen.recipient_list_id
+            campaign.target_criteria = {k: v for k, v in chosen.criteria().items() if k != "activity"}
+            save_campaign(campaign)
+            db.session.commit()
+            after = len(eligible_recipients(campaign))
+            flash(_("Targets saved: %(after)d (there were %(before)d).", after=after, before=before), "success")
+            return redirect(url_for(".targets", campaign_id=campaign.id))
     recipients = eligible_recipients(campaign)
     return render_template(
         "campaign/targets.html",
@@ -190,6 +299,7 @@ def targets(campaign_id: int) -> Response | str:
         recipients=recipients[:200],
         total=len(recipients),
         reach=reach_counts(recipients),
+        chosen=has_chosen_targets(campaign),
     )
 
 

@@ -126,7 +126,7 @@ def _refused(campaign: Campaign, network: Network, handle: str, text: str, probl
 def describe(delivery: Delivery) -> tuple[str, bool]:
     """The supporter-facing words for where the post is, and whether it is still on its way."""
     network = delivery.network.label
-    when = format_time(delivery.next_attempt_at, "HH:mm") + " UTC"
+    when = format_time(delivery.next_attempt_at, "HH:mm")  # on the organisation's clock
     if delivery.state is DeliveryState.POSTED:
         if delivery.remote_url:
             return _("Posted on %(network)s.", network=network), False

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from campaign.actions import record_action, total_actions
 from campaign.confirm import CONFIRMABLE
 from campaign.forms import ConfirmForm
-from campaign.models import Action, ActionMode, Campaign, CampaignStatus, CampaignTarget, Message, Variant
+from campaign.models import Action, ActionMode, Campaign, CampaignSlug, CampaignStatus, CampaignTarget, Message, Variant
 from campaign.rendering import RenderError
 from campaign.tallies import count_visit
 from campaign.targets import (
@@ -66,11 +66,23 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="send-link-v2")
 
 
+def _moved(old: str, new: str) -> Response:
+    """The same page at the campaign's current address, for good (a form is sent again there as it was)."""
+    prefix = f"/c/{old}"
+    rest = request.path[len(prefix) :] if request.path.startswith(prefix) else ""
+    query = request.query_string.decode()
+    location = f"{request.script_root}/c/{new}{rest}" + (f"?{query}" if query else "")
+    return redirect(location, code=301 if request.method in ("GET", "HEAD") else 308)
+
+
 def published_or_404(slug: str) -> Campaign:
     """The campaign; a draft only for its own organisation's staff (a preview), 404 for anyone else."""
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
     if campaign is None:
-        abort(404)
+        former = db.session.get(CampaignSlug, slug)
+        if former is None:
+            abort(404)
+        abort(_moved(slug, db.session.get_one(Campaign, former.campaign_id).slug))
     if campaign.status is CampaignStatus.DRAFT and not (
         current_user.is_authenticated and current_user.organisation_id == campaign.organisation_id
     ):

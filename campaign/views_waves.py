@@ -15,6 +15,7 @@ from campaign.wave_forms import WaveForm
 from campaign.wave_stats import wave_progress
 from campaign.waves import (
     WaveError,
+    campaign_values,
     cancel_wave,
     pause_wave,
     resume_wave,
@@ -30,6 +31,8 @@ from database import utcnow
 from extensions import db
 from recipients.labels import role_label
 from recipients.models import TargetRole
+from recipients.places import department_label, group_label
+from recipients.services import TargetFilter
 
 bp = Blueprint("campaign_waves", __name__, url_prefix="/admin/campaigns/<int:campaign_id>/waves")
 
@@ -77,7 +80,10 @@ def _form(campaign: Campaign, wave: Wave | None) -> WaveForm:
     form = WaveForm(obj=None)
     form.messages.choices = [(m.id, m.label) for m in campaign.messages]
     form.networks.choices = [(n.value, n.label) for n in campaign.enabled_networks]
-    form.role.choices = [("", _("All roles"))] + [(r.value, role_label(r)) for r in TargetRole]
+    present = set(campaign_values(campaign, "role"))
+    form.role.choices = [(r.value, role_label(r)) for r in TargetRole if r.value in present]
+    form.group_name.choices = [(g, group_label(g)) for g in campaign_values(campaign, "group_name")]
+    form.department.choices = [(d, department_label(d)) for d in campaign_values(campaign, "department")]
     if request.method == "GET":
         if wave is not None:
             form.title.data = wave.title
@@ -85,9 +91,10 @@ def _form(campaign: Campaign, wave: Wave | None) -> WaveForm:
             form.closes_at.data = to_local(wave.closes_at, _zone())
             form.messages.data = list(wave.message_ids)
             form.networks.data = list(wave.networks)
-            form.role.data = wave.target_criteria.get("role", "")
-            form.group_name.data = wave.target_criteria.get("group_name", "")
-            form.department.data = wave.target_criteria.get("department", "")
+            stored = TargetFilter.from_criteria(wave.target_criteria or {})
+            form.role.data = [role.value for role in stored.roles]
+            form.group_name.data = list(stored.groups)
+            form.department.data = list(stored.departments)
             form.cap_per_hour.data = wave.cap_per_hour
             form.reminder_text.data = wave.reminder_text
         else:
@@ -121,9 +128,9 @@ def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
                 message_ids=form.messages.data or [],
                 networks=[Network(n) for n in form.networks.data or []],
                 criteria=wave_criteria(
-                    TargetRole(form.role.data) if form.role.data else None,
-                    form.group_name.data or "",
-                    form.department.data or "",
+                    [TargetRole(r) for r in form.role.data or [] if r in TargetRole._value2member_map_],
+                    [g for g in form.group_name.data or [] if g],
+                    [d for d in form.department.data or [] if d],
                 ),
                 cap_per_hour=int(form.cap_per_hour.data or 0),
                 reminder_text=form.reminder_text.data or "",

@@ -14,11 +14,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from campaign.forms import MultiCheckboxField
 from campaign.waves import DEFAULT_CAP, MAX_CAP
 from proof import ProofField
+from recipients.forms import MultiFilterField
 from supporters.models import PLEDGE_NETWORKS
 
 DATETIME = "%Y-%m-%dT%H:%M"
@@ -32,9 +33,9 @@ class WaveForm(FlaskForm):
         _l("Messages"), coerce=int, validators=[DataRequired(_l("Choose at least one message."))]
     )
     networks = MultiCheckboxField(_l("Networks"), validators=[DataRequired(_l("Choose at least one network."))])
-    role = SelectField(_l("Targets: role"), validators=[Optional()])
-    group_name = StringField(_l("Targets: group"), validators=[Length(max=200)])
-    department = StringField(_l("Targets: department"), validators=[Length(max=8)])
+    role = MultiFilterField(_l("Targets: role"), choices=[], blank=_l("Every role"))
+    group_name = MultiFilterField(_l("Targets: group"), choices=[], blank=_l("Every group"))
+    department = MultiFilterField(_l("Targets: department"), choices=[], blank=_l("Every department"))
     cap_per_hour = IntegerField(
         _l("Cap per target per hour"),
         default=DEFAULT_CAP,

@@ -9,10 +9,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
 from campaign.models import Action, Wave, WaveTarget
 from campaign.wave_jobs import REMINDER
+from campaign.waves import to_local
 from extensions import db
 from recipients.models import Recipient
 from scheduler.models import Delivery, DeliveryState
@@ -114,5 +116,5 @@ def wave_progress(wave: Wave, now: datetime) -> WaveProgress:
         released=sum(t.released for t in targets),
         confirmed=sum(t.confirmed for t in targets),
         targets=targets,
-        updated_at=now.isoformat(timespec="seconds"),
+        updated_at=to_local(now, current_app.config["TIMEZONE"]).isoformat(timespec="seconds"),  # its clock
     )

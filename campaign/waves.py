@@ -8,6 +8,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -43,12 +44,28 @@ class WaveError(ValueError):
     """A wave that cannot be scheduled or moved as asked; the message says why, for the organiser."""
 
 
-def wave_criteria(role: TargetRole | None, group_name: str, department: str) -> dict[str, str]:
-    criteria = {"role": role.value if role else "", "group_name": group_name.strip(), "department": department.strip()}
-    return {key: value for key, value in criteria.items() if value}
+def wave_criteria(
+    roles: Collection[TargetRole] = (), groups: Collection[str] = (), departments: Collection[str] = ()
+) -> dict[str, Any]:
+    """A wave's filter over its campaign's targets, as stored (a TargetFilter's criteria)."""
+    chosen = TargetFilter(roles=tuple(roles), groups=tuple(groups), departments=tuple(departments))
+    return {key: value for key, value in chosen.criteria().items() if key != "activity"}
 
 
-def _matching_target_ids(campaign: Campaign, criteria: dict[str, str]) -> list[int]:
+def campaign_values(campaign: Campaign, column: str) -> list[str]:
+    """The values of a target column among the campaign's targets (a wave's filter offers these)."""
+    attribute = getattr(Recipient, column)
+    values = db.session.scalars(
+        select(attribute)
+        .join(CampaignTarget, CampaignTarget.recipient_id == Recipient.id)
+        .where(CampaignTarget.campaign_id == campaign.id)
+        .distinct()
+        .order_by(attribute)
+    )
+    return [str(value) for value in values if value]
+
+
+def _matching_target_ids(campaign: Campaign, criteria: dict[str, Any]) -> list[int]:
     """The campaign's targets that pass the wave's filter, in a stable order (the reminders' assignment order)."""
     matching = select_targets(campaign.organisation_id, TargetFilter.from_criteria(criteria)).with_only_columns(
         Recipient.id
@@ -96,7 +113,7 @@ def schedule_wave(
     closes_at: datetime,
     message_ids: Collection[int],
     networks: Collection[Network],
-    criteria: dict[str, str],
+    criteria: dict[str, Any],
     cap_per_hour: int = DEFAULT_CAP,
     reminder_text: str = "",
     now: datetime,
@@ -180,6 +197,19 @@ def cancel_wave(wave: Wave, now: datetime) -> None:
     wind_down(wave, _("the wave was cancelled"), now)
 
 
+def cancel_campaign_waves(campaign: Campaign, now: datetime) -> int:
+    """Call off the campaign's waves that have not ended (the campaign is ending); returns how many."""
+    waves = db.session.scalars(select(Wave).where(Wave.campaign_id == campaign.id, Wave.status.in_(LIVE_STATES)))
+    cancelled = 0
+    for wave in waves:
+        try:
+            cancel_wave(wave, now)
+        except WaveError:
+            continue  # it ended meanwhile
+        cancelled += 1
+    return cancelled
+
+
 def close_wave(wave: Wave, now: datetime) -> bool:
     """Close the wave at the end of its window. Safe twice: only one call moves it."""
     if not _move(wave, WaveStatus.CLOSED, LIVE_STATES, now, closed_at=now):
@@ -256,8 +286,9 @@ def to_utc(local: datetime, zone: str) -> datetime:
 
 
 def to_local(moment: datetime, zone: str) -> datetime:
-    """A UTC moment on the organisers' wall clock, naive (for a datetime-local field)."""
-    return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    """A UTC moment (naive means UTC) on the organisers' wall clock, naive (for a datetime-local field)."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,34 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from channels import Network
 from recipients.labels import role_label
 from recipients.models import TargetRole
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class MultiFilterField(MultiCheckboxField):
+    """A filter that takes several values, shown folded with the values chosen (`blank` when none)."""
+
+    def __init__(self, *args: object, blank: object = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.blank = blank
+
+    def pre_validate(self, form: object) -> None:
+        """Values that are no longer offered (a group gone from the data) filter nothing; not an error."""
+
+    def summary(self) -> str:
+        labels = dict(self.choices or [])
+        chosen = [str(labels.get(value, value)).split(" · ")[0] for value in self.data or []]
+        return ", ".join(chosen) if chosen else str(self.blank)
 
 
 def role_choices(blank: str | None = None) -> list[tuple[str, str]]:
@@ -56,10 +78,10 @@ class PostcodeForm(FlaskForm):
 
 class _FilterFields:
     recipient_list = SelectField(_l("List"), choices=[], validate_choice=False)
-    role = SelectField(_l("Role"), choices=[], validate_choice=False)
+    role = MultiFilterField(_l("Role"), choices=[], blank=_l("Any role"))
     chamber = SelectField(_l("Chamber"), choices=[], validate_choice=False)
-    group = SelectField(_l("Group"), choices=[], validate_choice=False)
-    department = SelectField(_l("Department"), choices=[], validate_choice=False)
+    group = MultiFilterField(_l("Group"), choices=[], blank=_l("Any group"))
+    department = MultiFilterField(_l("Department"), choices=[], blank=_l("Any department"))
     committee = SelectField(_l("Committee"), choices=[], validate_choice=False)
     network = SelectField(_l("Has an address on"), choices=[], validate_choice=False)
 

@@ -22,15 +22,28 @@ HANDLE_COLUMNS = {
 ACTIVITY = ("active", "inactive", "all")
 
 
+def _values(data: dict[str, Any], *keys: str) -> tuple[str, ...]:
+    """A stored filter's values under the first of `keys` it has: a list, or one value (as filters were
+    stored before they took several)."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, list | tuple):
+            return tuple(dict.fromkeys(str(v) for v in value if v not in (None, "")))
+        if value not in (None, ""):
+            return (str(value),)
+    return ()
+
+
 @dataclass(frozen=True)
 class TargetFilter:
-    """Which of an organisation's targets a campaign or a dynamic list aims at. Empty fields do not filter."""
+    """Which of an organisation's targets a campaign or a dynamic list aims at. Empty fields do not filter;
+    a field with several values takes a target that has any of them."""
 
     recipient_list_id: int | None = None
-    role: TargetRole | None = None
+    roles: tuple[TargetRole, ...] = ()
     chamber: str = ""
-    group_name: str = ""
-    department: str = ""
+    groups: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
     committee: str = ""
     network: Network | None = None
     activity: str = "active"  # a campaign always asks for "active"
@@ -39,25 +52,30 @@ class TargetFilter:
         """The filter as a dynamic list stores it (JSON), without the list and without empty fields."""
         data = asdict(self)
         data.pop("recipient_list_id")
-        data["role"] = self.role.value if self.role else None
+        data["roles"] = [role.value for role in self.roles]
+        data["groups"], data["departments"] = list(self.groups), list(self.departments)
         data["network"] = self.network.value if self.network else None
-        return {key: value for key, value in data.items() if value not in (None, "")}
+        return {key: value for key, value in data.items() if value not in (None, "", [])}
 
     @classmethod
     def from_criteria(cls, data: dict[str, Any]) -> TargetFilter:
         """A stored filter; values that no longer mean anything (an unknown role) are dropped."""
-        role = str(data.get("role") or "")
         network = str(data.get("network") or "")
         activity = str(data.get("activity") or "")
         return cls(
-            role=TargetRole(role) if role in TargetRole._value2member_map_ else None,
+            roles=tuple(TargetRole(r) for r in _values(data, "roles", "role") if r in TargetRole._value2member_map_),
             chamber=str(data.get("chamber") or ""),
-            group_name=str(data.get("group_name") or ""),
-            department=str(data.get("department") or ""),
+            groups=_values(data, "groups", "group_name"),
+            departments=_values(data, "departments", "department"),
             committee=str(data.get("committee") or ""),
             network=Network(network) if network in Network._value2member_map_ else None,
             activity=activity if activity in ACTIVITY else "active",
         )
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether it takes every active target of the organisation (no list, no filter)."""
+        return self.recipient_list_id is None and not self.criteria().keys() - {"activity"}
 
 
 def committee_clause(name: str) -> Any:
@@ -71,16 +89,14 @@ def _apply(query: Select[tuple[Recipient]], target_filter: TargetFilter) -> Sele
         query = query.where(Recipient.is_active.is_(True))
     elif target_filter.activity == "inactive":
         query = query.where(Recipient.is_active.is_(False))
-    if target_filter.role is not None:
-        query = query.where(Recipient.role == target_filter.role)
-    text_filters: tuple[tuple[Any, str], ...] = (
-        (Recipient.chamber, target_filter.chamber),
-        (Recipient.group_name, target_filter.group_name),
-        (Recipient.department, target_filter.department),
-    )
-    for column, value in text_filters:
-        if value:
-            query = query.where(column == value)
+    if target_filter.roles:
+        query = query.where(Recipient.role.in_(target_filter.roles))
+    if target_filter.chamber:
+        query = query.where(Recipient.chamber == target_filter.chamber)
+    if target_filter.groups:
+        query = query.where(Recipient.group_name.in_(target_filter.groups))
+    if target_filter.departments:
+        query = query.where(Recipient.department.in_(target_filter.departments))
     if target_filter.committee:
         query = query.where(committee_clause(target_filter.committee))
     if target_filter.network is not None:

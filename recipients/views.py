@@ -25,6 +25,7 @@ from recipients.forms import (
 )
 from recipients.lists import ListError, add_filtered, find_list
 from recipients.models import Recipient, TargetRole
+from recipients.places import department_label, group_label
 from recipients.postcodes import import_postcodes
 from recipients.salutations import salutation
 from recipients.services import (
@@ -48,14 +49,14 @@ def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm |
     """Fill the filter form's menus and read its values; unknown values filter nothing."""
     lists = organisation_lists(organisation_id)
     form.recipient_list.choices = [("", _("All targets"))] + [(str(lst.id), f"{lst.name} ({n})") for lst, n in lists]
-    form.role.choices = role_choices()
+    form.role.choices = role_choices()[1:]
 
     def menu(blank: str, values: list[str]) -> list[tuple[str, str]]:
         return [("", blank)] + [(v, v) for v in values]
 
     form.chamber.choices = menu(_("Any chamber"), distinct_values(organisation_id, "chamber"))
-    form.group.choices = menu(_("Any group"), distinct_values(organisation_id, "group_name"))
-    form.department.choices = menu(_("Any department"), distinct_values(organisation_id, "department"))
+    form.group.choices = [(v, group_label(v)) for v in distinct_values(organisation_id, "group_name")]
+    form.department.choices = [(v, department_label(v)) for v in distinct_values(organisation_id, "department")]
     form.committee.choices = menu(_("Any committee"), distinct_committees(organisation_id))
     form.network.choices = network_choices(_("Any network"))
     activity = "active"
@@ -66,10 +67,10 @@ def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm |
     list_id = parse_id(form.recipient_list.data)
     return TargetFilter(
         recipient_list_id=list_id if list_id in list_ids else None,
-        role=TargetRole(form.role.data) if form.role.data in TargetRole._value2member_map_ else None,
+        roles=tuple(TargetRole(v) for v in form.role.data or [] if v in TargetRole._value2member_map_),
         chamber=form.chamber.data or "",
-        group_name=form.group.data or "",
-        department=form.department.data or "",
+        groups=tuple(dict.fromkeys(v for v in form.group.data or [] if v)),
+        departments=tuple(dict.fromkeys(v for v in form.department.data or [] if v)),
         committee=form.committee.data or "",
         network=Network(form.network.data) if form.network.data in Network._value2member_map_ else None,
         activity=activity,
@@ -79,10 +80,10 @@ def filter_from_args(organisation_id: int, form: FilterForm | TargetFilterForm |
 def fill_filter_form(form: FilterForm | TargetFilterForm | ListForm, target_filter: TargetFilter) -> None:
     """Show a stored filter in the form (before `filter_from_args` fills the menus)."""
     form.recipient_list.data = str(target_filter.recipient_list_id or "")
-    form.role.data = target_filter.role.value if target_filter.role else ""
+    form.role.data = [role.value for role in target_filter.roles]
     form.chamber.data = target_filter.chamber
-    form.group.data = target_filter.group_name
-    form.department.data = target_filter.department
+    form.group.data = list(target_filter.groups)
+    form.department.data = list(target_filter.departments)
     form.committee.data = target_filter.committee
     form.network.data = target_filter.network.value if target_filter.network else ""
     if isinstance(form, FilterForm | ListForm):
@@ -110,7 +111,7 @@ def index() -> str:
         page=page,
         reach=reach(organisation_id, target_filter),
         add_form=add_form,
-        args={key: value for key, value in request.args.items() if key != "page"},
+        args={key: values for key, values in request.args.lists() if key != "page"},
     )
 
 

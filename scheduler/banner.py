@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import format_datetime
 
 from database import utcnow
 from scheduler import lease
@@ -13,7 +14,7 @@ def stale_since() -> str | None:
     beat = lease.heartbeat()
     if beat is not None and not lease.is_stale(utcnow()):
         return None
-    return beat.strftime("%Y-%m-%d %H:%M") if beat else ""
+    return format_datetime(beat, "short") if beat else ""  # on the organisation's clock
 
 
 def init_app(app: Flask) -> None:

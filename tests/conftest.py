@@ -221,6 +221,7 @@ def make_campaign(app: Flask) -> Callable[..., Campaign]:
                 "language": "fr",
                 "hashtags": "LivreBlanc",
                 "link": "https://example.org/livre-blanc",
+                "target_criteria": {"roles": ["deputy"]},  # the organiser's choice: every deputy
             }
             values.update(fields)
             campaign = save_campaign(Campaign(organisation_id=organisation.id), **values)

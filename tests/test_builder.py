@@ -79,6 +79,9 @@ def test_publish_refused_without_reachable_target(make_org, ctx) -> None:
     db.session.flush()
     campaign = save_campaign(Campaign(organisation_id=organisation.id), title="Sans cible", cause="c", networks=["x"])
     save_message(campaign, None, label="M", bodies=["Bonjour {name}"])
+    with pytest.raises(CampaignError, match=r"Choose the campaign's targets"):  # none chosen: it aims at no one
+        change_status(campaign, CampaignStatus.LIVE)
+    campaign.target_criteria = {"roles": ["deputy"]}
     with pytest.raises(CampaignError, match=r"No target can be reached.*\(X\)"):
         change_status(campaign, CampaignStatus.LIVE)
     assert campaign.status is CampaignStatus.DRAFT

@@ -145,7 +145,11 @@ def seed(app: Flask, sandbox_url: str) -> int:
         db.session.add_all(recipient(organisation.id, n) for n in range(1, TARGETS + 1))
         db.session.flush()
         campaign = save_campaign(
-            Campaign(organisation_id=organisation.id), title="Vague", cause="Cause.", language="fr"
+            Campaign(organisation_id=organisation.id),
+            title="Vague",
+            cause="Cause.",
+            language="fr",
+            target_criteria={"roles": ["deputy"]},
         )
         save_message(
             campaign,

@@ -79,10 +79,11 @@ def test_dynamic_lists_return_the_right_members(targets) -> None:
         "Loi": (TargetFilter(committee="Lois"), ["Alpha", "Charlie"]),  # exact committee, not "Finances publiques"
         "Fin": (TargetFilter(committee="Finances"), ["Alpha"]),
         "Sen": (TargetFilter(chamber="Sénat"), ["Alpha"]),
-        "Dep": (TargetFilter(role=TargetRole.DEPUTY, department="2A"), ["Bravo", "Charlie"]),
-        "X": (TargetFilter(network=Network.X, group_name="B"), []),
+        "Dep": (TargetFilter(roles=(TargetRole.DEPUTY,), departments=("2A",)), ["Bravo", "Charlie"]),
+        "X": (TargetFilter(network=Network.X, groups=("B",)), []),
+        "A or B": (TargetFilter(groups=("A", "B")), ["Alpha", "Bravo", "Charlie"]),
         "Ret": (TargetFilter(activity="inactive"), ["Delta"]),
-        "All B": (TargetFilter(group_name="B", activity="all"), ["Charlie", "Delta"]),
+        "All B": (TargetFilter(groups=("B",), activity="all"), ["Charlie", "Delta"]),
         "Bsky": (TargetFilter(network=Network.BLUESKY), ["Alpha"]),
     }
     for name, (criteria, expected) in cases.items():

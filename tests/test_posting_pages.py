@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -149,9 +150,9 @@ def test_a_rate_limit_is_said_with_the_time_it_lifts(
     _run_outbox(app)
     with app.app_context():
         delivery = db.session.scalars(select(Delivery)).one()
-        at = delivery.next_attempt_at.strftime("%H:%M")
+        at = delivery.next_attempt_at.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%H:%M")  # its clock
     page = client.get(status_url).text
-    assert f"your message goes out automatically at {at} UTC" in page
+    assert f"your message goes out automatically at {at}." in page and "UTC" not in page
     assert client.get(status_url + ".json").json["pending"] is True
 
 
@@ -329,5 +330,5 @@ def test_a_network_that_fails_is_retried_later_and_said_so(
     with app.app_context():
         delivery = db.session.scalars(select(Delivery)).one()
         assert delivery.state is DeliveryState.QUEUED and delivery.next_attempt_at > before + timedelta(seconds=20)
-        at = delivery.next_attempt_at.strftime("%H:%M")
-    assert f"Bluesky did not answer; we try again at {at} UTC." in client.get(status_url).text
+        at = delivery.next_attempt_at.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%H:%M")  # its clock
+    assert f"Bluesky did not answer; we try again at {at}." in client.get(status_url).text

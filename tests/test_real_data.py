@@ -208,6 +208,6 @@ def test_my_deputy_by_postcode_with_the_real_map(client, app, make_org, make_cam
     page = client.get(f"/c/{campaign.slug}?cp=97110").text
     assert f'id="target-name">{guadeloupe.name}<' in page
     ask = client.get(f"/c/{campaign.slug}?cp=20000").text
-    assert "plusieurs circonscriptions" in ask and "Corse-du-sud (1re)" in ask and "Corse-du-sud (2e)" in ask
+    assert "plusieurs circonscriptions" in ask and "Corse-du-Sud (1re)" in ask and "Corse-du-Sud (2e)" in ask
     vacant = client.get(f"/c/{campaign.slug}?cp=38240").text  # Meylan: only Isère's 1st, which is vacant
     assert "ne fait pas partie des destinataires" in vacant and 'id="target-name"' in vacant

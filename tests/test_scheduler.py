@@ -81,7 +81,8 @@ def test_staff_who_build_campaigns_see_when_nothing_ticks(
     with app.app_context():
         lease.hold("embedded", utcnow() - timedelta(minutes=5))  # its last tick, five minutes ago
     page = client.get("/admin/campaigns?lang=en").text
-    assert "No scheduler has ticked since" in page and "posts through connected accounts wait" in page
+    assert "No scheduler has run since" in page and "posts through connected accounts wait" in page
+    assert "make run" not in page  # organisers are not told to run commands
     analyst = app.test_client()
     login(analyst, make_user(organisation, Role.ANALYST))
     assert "No scheduler" not in analyst.get("/admin/campaigns?lang=en").text

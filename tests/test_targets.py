@@ -83,9 +83,9 @@ def test_counts_stay_exact_when_targets_leave_and_return(make_org, make_campaign
     rid = first.recipient_id
     _act(campaign, rid, variant.id, 4)
     db.session.commit()
-    save_campaign(campaign, filter_group="Groupe B")  # target 1 is in group A: it leaves
+    save_campaign(campaign, target_criteria={"groups": ["Groupe B"]})  # target 1 is in group A: it leaves
     assert db.session.get(CampaignTarget, (campaign.id, rid)) is None
-    save_campaign(campaign, filter_group="")
+    save_campaign(campaign, target_criteria={"roles": ["deputy"]})
     assert db.session.get(CampaignTarget, (campaign.id, rid)).action_count == 4
     assert db.session.scalar(select(db.func.count()).select_from(Action)) == 4
 
@@ -106,14 +106,15 @@ def test_filters_and_networks_choose_the_targets(make_org, make_campaign, ctx) -
     )
     db.session.flush()
     assert sync_targets(campaign) == 4  # the senator has no address at all
-    campaign.filter_role = TargetRole.SENATOR
+    campaign.target_criteria = {"roles": ["senator"]}
     assert sync_targets(campaign) == 0
-    campaign.filter_role = None
-    campaign.filter_network = Network.MASTODON
+    campaign.target_criteria = {"roles": ["senator", "deputy"]}  # several values: any of them
+    assert sync_targets(campaign) == 4
+    campaign.target_criteria = {"roles": ["deputy"], "network": "mastodon"}
     db.session.add(recipient(organisation.id, 11, handle_mastodon=None))
     db.session.flush()
     assert sync_targets(campaign) == 4
-    campaign.filter_network = None
+    campaign.target_criteria = {"roles": ["deputy"]}
     campaign.networks = ["mastodon"]
     assert sync_targets(campaign) == 4
 

@@ -11,6 +11,7 @@ from recipients import normalise
 from recipients.formats import Parsed, Problem, RowReader, TargetRow, gendered_title, ordinal_fr, resolve_seat_conflicts
 from recipients.formats.nosdeputes import FIELDS
 from recipients.models import TargetRole
+from recipients.places import department_name
 from recipients.reading import FileProblem, iter_dicts, read_csv
 
 REQUIRED = ("id", "nom", "departementCode", "circo")
@@ -48,7 +49,7 @@ def parse(text: str, **_options: Any) -> Parsed:
         department = reader.department(record.get("departementCode"), column="departementCode")
         number = reader.constituency_number(record.get("circo"), column="circo")
         if number is not None:
-            area = normalise.clean_text(record.get("departementNom"))
+            area = department_name(department or "") or normalise.clean_text(record.get("departementNom"))
             reader.values["constituency"] = f"{area} ({ordinal_fr(number)})" if area else ""
             reader.values["constituency_code"] = normalise.constituency_code(department, number) if department else ""
         reader.handle(Network.X, record.get("twitter"), column="twitter")

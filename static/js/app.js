@@ -10,6 +10,21 @@
     });
   });
 
+  // A search box above a long list of choices (departments, targets) hides the ones that do not match.
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+  document.querySelectorAll("input[data-filter-list]").forEach(function (box) {
+    var list = document.getElementById(box.getAttribute("data-filter-list"));
+    if (!list) { return; }
+    box.addEventListener("input", function () {
+      var wanted = fold(box.value.trim());
+      list.querySelectorAll("li").forEach(function (item) {
+        item.hidden = wanted !== "" && fold(item.textContent).indexOf(wanted) === -1;
+      });
+    });
+  });
+
   // Live length of each variant on each network, measured by the server's own rules.
   var form = document.querySelector("form[data-length-url]");
   if (!form) { return; }
