@@ -14,7 +14,9 @@ from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, Vali
 
 from channels import Network
 from config import LANGUAGES
-from recipients.forms import MultiCheckboxField
+from recipients.forms import ConfirmForm, MultiCheckboxField
+
+__all__ = ["CampaignForm", "ConfirmForm", "MessageForm", "MultiCheckboxField"]
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 
@@ -97,7 +99,3 @@ class MessageForm(FlaskForm):
             {network.value: texts[index] for network, texts in lists.items() if index < len(texts) and texts[index]}
             for index in range(len(self.variants.data))
         ]
-
-
-class ConfirmForm(FlaskForm):
-    """A form with only the CSRF token: for buttons that change something."""

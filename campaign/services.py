@@ -254,7 +254,7 @@ def save_message(
     message: Message | None,
     *,
     label: str,
-    bodies: Sequence[str],
+    bodies: Sequence[str | None],
     texts: Sequence[dict[str, str]] | None = None,
     email_subject: str = "",
     email_body: str = "",
@@ -266,8 +266,8 @@ def save_message(
     retired rather than deleted, so its actions keep their history.
     """
 
-    def clean(text: str) -> str:
-        return text.strip().replace("\r\n", "\n")
+    def clean(text: str | None) -> str:  # a form's box that was not sent at all is None
+        return (text or "").strip().replace("\r\n", "\n")
 
     bodies = [clean(body) for body in bodies]
     own = [

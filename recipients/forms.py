@@ -7,7 +7,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from channels import Network
+from channels import Network, normalise_handle
 from recipients.labels import role_label
 from recipients.models import TargetRole
 
@@ -74,6 +74,14 @@ class ImportForm(FlaskForm):
 
 class PostcodeForm(FlaskForm):
     file = FileField(_l("Postcode map (JSON)"), validators=[FileRequired(_l("Choose a file."))])
+    keep = BooleanField(
+        _l("Keep the postcodes the file does not hold"),
+        description=_l("Without this, the file's map replaces today's: postcodes it does not hold are removed."),
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only the CSRF token: for buttons that change something."""
 
 
 class _FilterFields:
@@ -120,3 +128,25 @@ class TargetForm(FlaskForm):
         validators=[Optional(), Length(max=200)],
     )
     is_active = BooleanField(_l("Active (offered to campaigns)"))
+    handle_x = StringField("X", validators=[Optional(), Length(max=200)])
+    handle_bluesky = StringField("Bluesky", validators=[Optional(), Length(max=300)])
+    handle_mastodon = StringField("Mastodon", validators=[Optional(), Length(max=400)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+
+    HANDLES = {Network.X: "handle_x", Network.BLUESKY: "handle_bluesky", Network.MASTODON: "handle_mastodon"}
+
+    def handles(self) -> dict[Network, str | None]:
+        """The addresses typed, in their stored form (None: no account). Puts an error on a field it cannot read."""
+        found: dict[Network, str | None] = {}
+        fields = {**self.HANDLES, Network.EMAIL: "email"}
+        for network, name in fields.items():
+            field = getattr(self, name)
+            text = " ".join((field.data or "").split())
+            if not text:
+                found[network] = None
+                continue
+            try:
+                found[network] = normalise_handle(network, text)
+            except ValueError:
+                field.errors = [*field.errors, _l("Not a valid %(network)s address.", network=network.label)]
+        return found

@@ -180,7 +180,14 @@ def apply_import(
             report.add_problems([Problem("", "", _("the file holds no targets"))])
         return report
     provided = [name for name in FIELDS if name in parsed.fields]
-    columns = [Recipient.id, Recipient.external_id, *(getattr(Recipient, name) for name in provided)]
+    # Names too, whatever the file holds: a report names targets, not only their ids (a file of handles has none).
+    columns = [
+        Recipient.id,
+        Recipient.external_id,
+        Recipient.first_name.label("stored_first"),
+        Recipient.last_name.label("stored_last"),
+        *(getattr(Recipient, name) for name in provided),
+    ]
     query = select(*columns).where(Recipient.organisation_id == organisation_id)
     if parsed.enrich:  # by id, whatever the source; in chunks (SQLite caps a statement's parameters)
         ids = sorted({row.external_id for row in parsed.rows})
@@ -190,7 +197,7 @@ def apply_import(
     existing: dict[str, list[dict[str, Any]]] = {}
     for chunk_query in queries:
         for row in db.session.execute(chunk_query):
-            stored = _stored(tuple(row), ["id", "external_id", *provided])
+            stored = _stored(tuple(row), ["id", "external_id", "stored_first", "stored_last", *provided])
             existing.setdefault(stored["external_id"], []).append(stored)
 
     now = utcnow()
@@ -213,17 +220,18 @@ def apply_import(
                 values.update(organisation_id=organisation_id, source=source, external_id=target.external_id)
                 creates.append(values)
         for stored in matches:
+            label = _label(target, stored)
             changed = [
                 name for name in provided if name in target.values and not _same(stored[name], target.values[name])
             ]
             if changed:
                 if not active and stored.get("is_active"):
                     report.retired += 1
-                    _keep(report.retired_names, target.label)
+                    _keep(report.retired_names, label)
                 else:
                     report.updated += 1
                     if len(report.updated_fields) < DETAIL_LIMIT:
-                        report.updated_fields.append((target.label, changed))
+                        report.updated_fields.append((label, changed))
                 updates.append(
                     {"id": stored["id"], "updated_at": now} | {name: target.values[name] for name in changed}
                 )
@@ -242,12 +250,23 @@ def apply_import(
                 if external_id not in in_file and stored.get("is_active", True):
                     retired_ids.append(stored["id"])
                     report.retired += 1
-                    name = f"{stored.get('first_name') or ''} {stored.get('last_name') or ''}".strip()
-                    _keep(report.retired_names, name or external_id)
+                    _keep(report.retired_names, _stored_name(stored) or external_id)
     if dry_run:
         return report
     _write(organisation_id, creates, updates, retired_ids, kept_ids, list_name, now)
     return report
+
+
+def _stored_name(stored: dict[str, Any]) -> str:
+    return f"{stored.get('stored_first') or ''} {stored.get('stored_last') or ''}".strip()
+
+
+def _label(target: TargetRow, stored: dict[str, Any]) -> str:
+    """How the report names a target the file matched: by the name we know, with the file's id."""
+    name = _stored_name(stored)
+    if not name or name == target.label:
+        return target.label
+    return f"{name} ({target.external_id})" if target.label == target.external_id else target.label
 
 
 def _unknown_id(target: TargetRow) -> Problem:

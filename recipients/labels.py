@@ -9,6 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from recipients.models import ImportState, TargetRole
+from recipients.places import department_label, group_label
 
 ROLE_LABELS = {
     TargetRole.DEPUTY: _l("Deputy"),
@@ -71,3 +72,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(import_state_label)
     app.add_template_filter(field_label)
     app.add_template_filter(_datetime, "datetime")
+    app.add_template_filter(department_label)
+    app.add_template_filter(group_label)

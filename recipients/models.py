@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from channels import Network
 from database import utcnow
 from extensions import Model, db
+
+
+def fold(text: str) -> str:
+    """`text` without accents and case, for sorting and searching names."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
 
 
 class TargetRole(enum.StrEnum):
@@ -69,6 +75,11 @@ class Recipient(Model):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        """Alphabetical by family name, accents and case aside (Écoffier among the Es)."""
+        return (fold(self.last_name), fold(self.first_name))
 
     def handle(self, network: Network) -> str | None:
         """The address on `network` (e-mail for e-mail), or None when the target is not there."""

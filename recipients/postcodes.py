@@ -7,7 +7,8 @@ deputies' form (97101) so a postcode leads straight to the deputy who carries th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select
@@ -63,16 +64,55 @@ def replace_postcodes(organisation_id: int, mapping: dict[str, list[str]]) -> in
     return len(rows)
 
 
+# An uploaded map waits, checked, in an ImportRun of this format until the organiser loads it or discards it.
+POSTCODE_FORMAT = "postcode-map"
+SAMPLE = 12  # postcodes named per kind of change
+
+
 @dataclass
 class PostcodeReport:
     postcodes: int = 0
     pairs: int = 0
     spanning: int = 0  # postcodes over several constituencies
     problems: list[Problem] = field(default_factory=list)
+    # What loading it changes in the current map (the dry run says so before anything is written).
+    current: int = 0  # postcodes in the map today
+    added: int = 0
+    removed: int = 0  # in today's map, not in the file: gone unless `keep` keeps them
+    changed: int = 0  # in both, with other constituencies
+    unchanged: int = 0
+    keep: bool = False  # the file completes today's map instead of replacing it
+    samples: dict[str, list[str]] = field(default_factory=dict)  # "added" / "removed" / "changed" → postcodes
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def changes(self) -> int:
+        return self.added + self.changed + (0 if self.keep else self.removed)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["problems"] = [p.as_dict() for p in self.problems]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PostcodeReport:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "problems"}
+        return cls(**values, problems=[Problem(**p) for p in data.get("problems", [])])
+
+
+def current_map(organisation_id: int) -> dict[str, list[str]]:
+    rows = db.session.execute(
+        select(PostcodeArea.postcode, PostcodeArea.constituency_code).where(
+            PostcodeArea.organisation_id == organisation_id
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for postcode, code in rows:
+        found.setdefault(postcode, []).append(code)
+    return found
 
 
 def parse_postcode_map(data: bytes, *, max_bytes: int) -> tuple[dict[str, list[str]], list[Problem]]:
@@ -104,15 +144,26 @@ def parse_postcode_map(data: bytes, *, max_bytes: int) -> tuple[dict[str, list[s
     return mapping, problems
 
 
-def import_postcodes(organisation_id: int, data: bytes, *, max_bytes: int, dry_run: bool = False) -> PostcodeReport:
-    """Replace the organisation's map with the file's, all or nothing. Flushes, never commits."""
+def import_postcodes(
+    organisation_id: int, data: bytes, *, max_bytes: int, dry_run: bool = False, keep: bool = False
+) -> PostcodeReport:
+    """Replace the organisation's map with the file's (or complete it, with `keep`: today's postcodes the
+    file does not hold stay), all or nothing; the report says what changes. Flushes, never commits."""
     mapping, problems = parse_postcode_map(data, max_bytes=max_bytes)
-    report = PostcodeReport(problems=problems)
+    report = PostcodeReport(problems=problems, keep=keep)
     if problems:
         return report
     report.postcodes = len(mapping)
     report.pairs = sum(len(set(codes)) for codes in mapping.values())
     report.spanning = sum(1 for codes in mapping.values() if len(set(codes)) > 1)
+    today = current_map(organisation_id)
+    report.current = len(today)
+    added = sorted(set(mapping) - set(today))
+    removed = sorted(set(today) - set(mapping))
+    changed = sorted(p for p in set(mapping) & set(today) if set(mapping[p]) != set(today[p]))
+    report.added, report.removed, report.changed = len(added), len(removed), len(changed)
+    report.unchanged = len(set(mapping) & set(today)) - len(changed)
+    report.samples = {"added": added[:SAMPLE], "removed": removed[:SAMPLE], "changed": changed[:SAMPLE]}
     if not dry_run:
-        replace_postcodes(organisation_id, mapping)
+        replace_postcodes(organisation_id, {**today, **mapping} if keep else mapping)
     return report

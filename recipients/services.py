@@ -137,11 +137,19 @@ def reach(organisation_id: int, target_filter: TargetFilter) -> Reach:
     return Reach(int(row[0]), {network: int(n) for network, n in zip(HANDLE_COLUMNS, row[1:], strict=True)})
 
 
-def edit_target(target: Recipient, *, salutation: str, is_active: bool) -> None:
-    """An organiser's own salutation for a target, and whether campaigns offer it. Flushes."""
+def edit_target(
+    target: Recipient, *, salutation: str, is_active: bool, handles: dict[Network, str | None] | None = None
+) -> None:
+    """An organiser's own salutation for a target, whether campaigns offer it, and its addresses (in their
+    stored form, None for none). Flushes; campaigns re-sync when who they can reach changed."""
     target.salutation = " ".join(salutation.split())
     changed = target.is_active != is_active
     target.is_active = is_active
+    for network, handle in (handles or {}).items():
+        column = HANDLE_COLUMNS[network].key
+        if getattr(target, column) != handle:
+            setattr(target, column, handle)
+            changed = True
     db.session.flush()
     if changed:
         notify_targets_changed(target.organisation_id)

@@ -9,11 +9,12 @@ from werkzeug.wrappers import Response
 
 from accounts.permissions import current_organisation_id, editor_required
 from channels import Network
-from database import page_number, parse_id
+from database import page_number, parse_id, utcnow
 from extensions import db
 from recipients.coverage import constituency_coverage
 from recipients.forms import (
     AddToListForm,
+    ConfirmForm,
     FilterForm,
     ListForm,
     PostcodeForm,
@@ -24,9 +25,9 @@ from recipients.forms import (
     role_choices,
 )
 from recipients.lists import ListError, add_filtered, find_list
-from recipients.models import Recipient, TargetRole
+from recipients.models import ImportRun, ImportState, Recipient, TargetRole
 from recipients.places import department_label, group_label
-from recipients.postcodes import import_postcodes
+from recipients.postcodes import POSTCODE_FORMAT, PostcodeReport, import_postcodes
 from recipients.salutations import salutation
 from recipients.services import (
     ACTIVITY,
@@ -159,10 +160,14 @@ def show(target_id: int) -> Response | str:
         if not current_user.can_edit:
             abort(403)
         if form.validate_on_submit():
-            edit_target(target, salutation=form.salutation.data or "", is_active=bool(form.is_active.data))
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".show", target_id=target.id))
+            handles = form.handles()
+            if not any(getattr(form, name).errors for name in (*TargetForm.HANDLES.values(), "email")):
+                edit_target(
+                    target, salutation=form.salutation.data or "", is_active=bool(form.is_active.data), handles=handles
+                )
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for(".show", target_id=target.id))
     greetings = {
         language: salutation(
             role=target.role,
@@ -179,29 +184,92 @@ def show(target_id: int) -> Response | str:
 @bp.route("/postcodes", methods=["GET", "POST"])
 @login_required
 def postcodes() -> Response | str:
+    """The map's coverage, and loading a new one: checked first (what it changes), loaded on confirmation."""
     organisation_id = current_organisation_id()
     form = PostcodeForm()
-    report = None
+    report, pending = None, None
     if request.method == "POST":
         if not current_user.can_edit:
             abort(403)
         if form.validate_on_submit():
+            data = form.file.data.read()
+            keep = bool(form.keep.data)
             report = import_postcodes(
-                organisation_id, form.file.data.read(), max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
+                organisation_id, data, max_bytes=current_app.config["MAX_CONTENT_LENGTH"], dry_run=True, keep=keep
             )
             if report.ok:
-                db.session.commit()
-                flash(
-                    _(
-                        "Postcode map loaded: %(postcodes)d postcodes, "
-                        "%(spanning)d of them over several constituencies.",
-                        postcodes=report.postcodes,
-                        spanning=report.spanning,
-                    ),
-                    "success",
+                run = ImportRun(
+                    organisation_id=organisation_id,
+                    user_id=current_user.id,
+                    file_format=POSTCODE_FORMAT,
+                    filename=(form.file.data.filename or "")[:255],
+                    data=data,
+                    source=POSTCODE_FORMAT,
+                    options={"keep": keep},
+                    report=report.as_dict(),
+                    state=ImportState.CHECKED,
                 )
-                return redirect(url_for(".postcodes"))
-            db.session.rollback()
+                db.session.add(run)
+                db.session.commit()
+                return redirect(url_for(".postcodes", check=run.id))
+    elif (check := parse_id(request.args.get("check"))) is not None:
+        pending = _pending_map(organisation_id, check)
+        if pending is not None:
+            report = PostcodeReport.from_dict(pending.report)
     return render_template(
-        "recipients/postcodes.html", form=form, report=report, coverage=constituency_coverage(organisation_id)
+        "recipients/postcodes.html",
+        form=form,
+        report=report,
+        pending=pending,
+        coverage=constituency_coverage(organisation_id),
     )
+
+
+def _postcode_run(organisation_id: int, run_id: int) -> ImportRun | None:
+    """The organisation's uploaded map `run_id` (None for another organisation's, or any other run)."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.organisation_id != organisation_id or run.file_format != POSTCODE_FORMAT:
+        return None
+    return run
+
+
+def _pending_map(organisation_id: int, run_id: int) -> ImportRun | None:
+    run = _postcode_run(organisation_id, run_id)
+    return run if run is not None and run.state is ImportState.CHECKED else None
+
+
+@bp.route("/postcodes/<int:run_id>", methods=["POST"])
+@editor_required
+def load_postcodes(run_id: int) -> Response:
+    """Load the checked map (or discard it): the map as it is now is compared again, so the figures are exact."""
+    run = _postcode_run(current_organisation_id(), run_id)
+    if run is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if run.state is not ImportState.CHECKED:
+        flash(_("This map was loaded or discarded already."), "error")
+        return redirect(url_for(".postcodes"))
+    organisation_id = run.organisation_id
+    if request.form.get("discard"):
+        run.state = ImportState.DISCARDED
+        db.session.commit()
+        flash(_("The map was discarded; nothing changed."), "success")
+        return redirect(url_for(".postcodes"))
+    report = import_postcodes(
+        organisation_id,
+        run.data,
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        keep=bool((run.options or {}).get("keep")),
+    )
+    run.state, run.report, run.data, run.finished_at = ImportState.DONE, report.as_dict(), b"", utcnow()
+    db.session.commit()
+    flash(
+        _(
+            "Postcode map loaded: %(postcodes)d postcodes, %(spanning)d of them over several constituencies.",
+            postcodes=report.postcodes,
+            spanning=report.spanning,
+        ),
+        "success",
+    )
+    return redirect(url_for(".postcodes"))

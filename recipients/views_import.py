@@ -22,6 +22,7 @@ from recipients.forms import ImportForm, role_choices
 from recipients.importer import ImportReport
 from recipients.mappings import find_mapping, save_mapping
 from recipients.models import ImportRun, ImportState, TargetRole
+from recipients.postcodes import POSTCODE_FORMAT
 from recipients.reading import FileProblem, decode, read_csv
 
 bp = Blueprint("recipient_imports", __name__, url_prefix="/admin/targets")
@@ -30,7 +31,7 @@ PREVIEW_ROWS = 8
 
 def _run_or_404(run_id: int) -> ImportRun:
     run = db.session.get(ImportRun, run_id)
-    if run is None or run.organisation_id != current_organisation_id():
+    if run is None or run.organisation_id != current_organisation_id() or run.file_format == POSTCODE_FORMAT:
         abort(404)
     return run
 
@@ -76,7 +77,7 @@ def new() -> Response | str:
         return redirect(url_for(".show", run_id=run.id))
     recent = db.session.scalars(
         select(ImportRun)
-        .where(ImportRun.organisation_id == current_organisation_id())
+        .where(ImportRun.organisation_id == current_organisation_id(), ImportRun.file_format != POSTCODE_FORMAT)
         .order_by(ImportRun.id.desc())
         .limit(15)
     ).all()

@@ -19,7 +19,7 @@
     if (!list) { return; }
     box.addEventListener("input", function () {
       var wanted = fold(box.value.trim());
-      list.querySelectorAll("li").forEach(function (item) {
+      list.querySelectorAll("li, option").forEach(function (item) {
         item.hidden = wanted !== "" && fold(item.textContent).indexOf(wanted) === -1;
       });
     });
