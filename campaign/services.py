@@ -254,7 +254,7 @@ def save_message(
     message: Message | None,
     *,
     label: str,
-    bodies: Sequence[str | None],
+    bodies: Sequence[str],
     texts: Sequence[dict[str, str]] | None = None,
     email_subject: str = "",
     email_body: str = "",
