@@ -34,8 +34,9 @@ def compose(
     header through its parser, four times the cost, and a wave sends 100,000 of these.
     """
     with force_locale(language):
-        text = render_template(f"{template}.txt", subject=subject, unsubscribe_url=unsubscribe_url, **context)
-        html = render_template(f"{template}.html", subject=subject, unsubscribe_url=unsubscribe_url, **context)
+        values = {"subject": subject, "unsubscribe_url": unsubscribe_url, "language": language, **context}
+        text = render_template(f"{template}.txt", **values)
+        html = render_template(f"{template}.html", **values)
     sender = current_app.config["MAIL_FROM"]
     domain = parseaddr(sender)[1].rpartition("@")[2] or "porte-voix.example"
     message_id = f"<{key}@{domain}>"  # the same on every retry: readers show one copy

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from campaign.actions import record_action
+from campaign.labels import ACCOUNT_GONE, WITHDRAWN
 from campaign.models import ActionMode, Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
 from campaign.rendering import mentions
 from campaign.waves import CAP_WINDOW, recent_counts
@@ -180,6 +181,21 @@ def schedule_releases(wave: Wave, now: datetime, rng: random.Random | None = Non
     return len(waiting)
 
 
+def withdraw_pledge(pledge: Pledge) -> bool:
+    """The supporter takes a pledge back while it waits. False once it is released (the post is out or on its
+    way): the same conditional UPDATE as the release, so the two never both win."""
+    return bool(
+        changed(
+            db.session.execute(
+                update(Pledge)
+                .where(Pledge.id == pledge.id, Pledge.state == PledgeState.PLEDGED)
+                .values(state=PledgeState.CANCELLED, reason=WITHDRAWN)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    )
+
+
 def release_due_pledges(now: datetime) -> int:
     """The scheduler's job: hand due pledges of open waves to the outbox, as pledge actions.
 
@@ -208,7 +224,7 @@ def release_due_pledges(now: datetime) -> int:
             continue
         account = db.session.get(SocialAccount, pledge.account_id) if pledge.account_id else None
         if account is None:
-            pledge.state, pledge.reason = PledgeState.CANCELLED, "the account was disconnected"
+            pledge.state, pledge.reason = PledgeState.CANCELLED, ACCOUNT_GONE
             continue
         if _release(pledge, wave, account, now):
             counts[pledge.recipient_id] = counts.get(pledge.recipient_id, 0) + 1

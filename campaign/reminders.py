@@ -71,6 +71,30 @@ def reminder_targets(wave: Wave, reminder: Reminder) -> list[int]:
     return assigned_targets(targets_of(wave)[0], reminder.seq)
 
 
+def send_test_reminder(wave: Wave, *, to: str, language: str, now: datetime) -> str:
+    """The wave's reminder as its first subscriber will read it, sent now to an organiser: the same words,
+    the first targets assigned; its link opens the campaign page (a personal link belongs to a subscriber).
+    Returns the Message-ID. Raises ChannelError when the mail server refuses it."""
+    campaign = db.session.get_one(Campaign, wave.campaign_id)
+    ids, names = targets_of(wave)
+    with force_locale(language):
+        subject = _("Test · %(campaign)s: %(wave)s is on now", campaign=campaign.title, wave=wave.title)
+    message = mail.compose(
+        to=to,
+        subject=subject,
+        template="campaign/email/reminder",
+        language=language,
+        key=f"reminder-test-{wave.id}-{int(now.timestamp())}",
+        campaign=campaign,
+        wave=wave,
+        test=True,
+        targets=[names.get(rid, "") for rid in assigned_targets(ids, 0)],
+        action_url=public_url("campaign_public.campaign_page", slug=campaign.slug),
+    )
+    mail.send(message)
+    return message.message_id
+
+
 def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
     """The outbox handler: one reminder. Held while the wave is paused; refused once it is over or the
     address unsubscribed or bounced. Raises ChannelError.

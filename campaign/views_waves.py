@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
 from campaign.lookups import campaign_or_404, wave_or_404
-from campaign.models import Campaign, CampaignStatus, Wave
+from campaign.models import Campaign, CampaignStatus, Wave, WaveStatus
+from campaign.reminders import send_test_reminder
 from campaign.wave_forms import WaveForm
 from campaign.wave_stats import wave_progress
 from campaign.waves import (
@@ -18,6 +20,7 @@ from campaign.waves import (
     campaign_values,
     cancel_wave,
     pause_wave,
+    preview_change,
     resume_wave,
     schedule_wave,
     to_local,
@@ -27,6 +30,7 @@ from campaign.waves import (
     waves_of,
 )
 from channels import Network
+from channels.errors import ChannelError
 from database import utcnow
 from extensions import db
 from recipients.labels import role_label
@@ -118,40 +122,77 @@ def edit(campaign_id: int, wave_id: int) -> Response | str:
 
 def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
     form = _form(campaign, wave)
+    running = wave is not None and wave.status in (WaveStatus.OPEN, WaveStatus.PAUSED)
+    if running and wave is not None:
+        form.opens_at.data = to_local(wave.opens_at, _zone())  # it has opened: that time is history
+    change = None
     if form.validate_on_submit() and form.opens_at.data and form.closes_at.data:
+        values = {
+            "message_ids": form.messages.data or [],
+            "networks": [Network(n) for n in form.networks.data or [] if n in Network._value2member_map_],
+            "criteria": wave_criteria(
+                [TargetRole(r) for r in form.role.data or [] if r in TargetRole._value2member_map_],
+                [g for g in form.group_name.data or [] if g],
+                [d for d in form.department.data or [] if d],
+            ),
+            "closes_at": to_utc(form.closes_at.data, _zone()),
+        }
+        if running and wave is not None and request.form.get("confirmed") != "1":
+            change = preview_change(campaign, wave, **values)  # type: ignore[arg-type]
+            return render_template(
+                "campaign/wave_form.html",
+                campaign=campaign,
+                wave=wave,
+                form=form,
+                zone=_zone(),
+                change=change,
+                running=running,
+            )
         try:
             saved = schedule_wave(
                 campaign,
                 title=form.title.data or "",
                 opens_at=to_utc(form.opens_at.data, _zone()),
-                closes_at=to_utc(form.closes_at.data, _zone()),
-                message_ids=form.messages.data or [],
-                networks=[Network(n) for n in form.networks.data or []],
-                criteria=wave_criteria(
-                    [TargetRole(r) for r in form.role.data or [] if r in TargetRole._value2member_map_],
-                    [g for g in form.group_name.data or [] if g],
-                    [d for d in form.department.data or [] if d],
-                ),
                 cap_per_hour=int(form.cap_per_hour.data or 0),
                 reminder_text=form.reminder_text.data or "",
                 now=utcnow(),
                 wave=wave,
+                **values,  # type: ignore[arg-type]
             )
         except WaveError as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
             db.session.commit()
+            count = len(wave_target_ids(saved))
             flash(
-                _(
-                    "Wave “%(title)s” scheduled: %(count)s targets.",
-                    title=saved.title,
-                    count=len(wave_target_ids(saved)),
-                ),
+                _("Wave “%(title)s” changed: %(count)s targets.", title=saved.title, count=count)
+                if running
+                else _("Wave “%(title)s” scheduled: %(count)s targets.", title=saved.title, count=count),
                 "success",
             )
             return redirect(url_for(".index", campaign_id=campaign.id))
-    return render_template("campaign/wave_form.html", campaign=campaign, wave=wave, form=form, zone=_zone())
+    return render_template(
+        "campaign/wave_form.html", campaign=campaign, wave=wave, form=form, zone=_zone(), running=running
+    )
+
+
+@bp.route("/<int:wave_id>/test-reminder", methods=["POST"])
+@editor_required
+def test_reminder(campaign_id: int, wave_id: int) -> Response:
+    """The reminder as subscribers will read it, to the organiser's own address, before the wave opens."""
+    campaign = campaign_or_404(campaign_id)
+    wave = wave_or_404(campaign, wave_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    language = str(get_locale() or campaign.language)
+    try:
+        send_test_reminder(wave, to=current_user.email, language=language, now=utcnow())
+    except ChannelError as exc:
+        flash(_("The test could not be sent: %(reason)s", reason=exc.reason), "error")
+    else:
+        flash(_("The reminder was sent as a test to %(email)s.", email=current_user.email), "success")
+    return redirect(url_for(".live", campaign_id=campaign.id, wave_id=wave.id))
 
 
 @bp.route("/<int:wave_id>/<any(pause, resume, cancel):action>", methods=["POST"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from campaign.forms import ConfirmForm
 from campaign.models import Campaign, CampaignStatus, CampaignTarget, Variant, Wave, WaveStatus
-from campaign.pledges import PledgeRefused, make_pledge
+from campaign.pledges import PledgeRefused, make_pledge, withdraw_pledge
 from campaign.reminders import reminder_from_token, reminder_targets
 from campaign.rendering import RenderError
 from campaign.targets import active_variants, pick_target, reachable, target_context, variant_text
+from campaign.views_posting import describe
 from campaign.views_public import published_or_404
 from campaign.wave_forms import PledgeForm, SubscribeForm
 from campaign.waves import next_wave, open_wave, wave_target_ids
@@ -20,6 +22,7 @@ from clients import hashed_client
 from database import parse_id, utcnow
 from extensions import db
 from scheduler.dispatch import notify
+from scheduler.models import Delivery
 from supporters.identity import current_supporter_id
 from supporters.models import PLEDGE_NETWORKS, Pledge, PledgeState, SocialAccount
 from supporters.optin import OptInError, queue_confirmation, subscribe, subscribe_allowed
@@ -184,12 +187,40 @@ def pledges(slug: str) -> str:
     supporter_id = current_supporter_id()
     rows = (
         db.session.execute(
-            select(Pledge, Wave)
+            select(Pledge, Wave, Delivery)
             .join(Wave, Wave.id == Pledge.wave_id)
+            .outerjoin(Delivery, Delivery.id == Pledge.delivery_id)
             .where(Wave.campaign_id == campaign.id, Pledge.supporter_id == supporter_id)
             .order_by(Pledge.created_at.desc())
         ).all()
         if supporter_id
         else []
     )
-    return render_template("campaign/pledges.html", campaign=campaign, rows=rows)
+    described = {pledge.id: describe(delivery)[0] for pledge, _wave, delivery in rows if delivery is not None}
+    return render_template(
+        "campaign/pledges.html", campaign=campaign, rows=rows, described=described, confirm=ConfirmForm()
+    )
+
+
+@bp.route("/c/<slug>/pledges/<int:pledge_id>/withdraw", methods=["POST"])
+def withdraw(slug: str, pledge_id: int) -> Response:
+    """Take a pledge back while it waits for its moment; once released, the post is out or on its way."""
+    campaign = published_or_404(slug)
+    pledge = db.session.get(Pledge, pledge_id)
+    wave = db.session.get(Wave, pledge.wave_id) if pledge else None
+    if (
+        pledge is None
+        or wave is None
+        or wave.campaign_id != campaign.id
+        or pledge.supporter_id != current_supporter_id()
+    ):
+        abort(404)  # somebody else's pledge is none of this visitor's business
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if withdraw_pledge(pledge):
+        db.session.commit()
+        flash(_("Pledge withdrawn: it will not be posted."), "success")
+    else:
+        db.session.rollback()
+        flash(_("Too late to withdraw it: the post is out, or on its way."), "error")
+    return redirect(url_for(".pledges", slug=campaign.slug))

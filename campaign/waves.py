@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
+from campaign.labels import WAVE_CANCELLED, WAVE_CHANGED, WAVE_CLOSED
 from campaign.models import (
     Action,
     Campaign,
@@ -119,14 +120,21 @@ def schedule_wave(
     now: datetime,
     wave: Wave | None = None,
 ) -> Wave:
-    """Add a wave to a campaign, or change a scheduled one. Raises WaveError with the reason. Flushes."""
+    """Add a wave to a campaign, or change one that has not ended: an open (or paused) wave keeps its opening
+    time, and its pledges that the change leaves out are cancelled (`wave_change` says which, beforehand).
+    Raises WaveError with the reason. Flushes."""
     if campaign.status is CampaignStatus.ENDED:
         raise WaveError(_("This campaign has ended: it takes no more waves."))
-    if wave is not None and wave.status is not WaveStatus.SCHEDULED:
-        raise WaveError(_("Only a wave that has not opened yet can be changed."))
+    if wave is not None and wave.status not in LIVE_STATES:
+        raise WaveError(_("This wave is over: it can no longer be changed."))
+    running = wave is not None and wave.status is not WaveStatus.SCHEDULED
+    if running and wave is not None:
+        opens_at = wave.opens_at  # it has opened: only what comes next can change
+        if closes_at <= now:
+            raise WaveError(_("An open wave must close later than now; to stop it at once, cancel it."))
     if closes_at <= opens_at:
         raise WaveError(_("The wave must close after it opens."))
-    if opens_at < now - PAST_GRACE:
+    if not running and opens_at < now - PAST_GRACE:
         raise WaveError(_("This window starts in the past: choose a time to come."))
     if not 1 <= cap_per_hour <= MAX_CAP:
         raise WaveError(_("The cap must be between 1 and %(max)s messages per target per hour.", max=MAX_CAP))
@@ -147,6 +155,9 @@ def schedule_wave(
     if wave is None:
         wave = Wave(campaign_id=campaign.id, campaign=campaign)
         db.session.add(wave)
+    elif running:
+        change = wave_change(wave, target_ids=target_ids, message_ids=usable, networks=chosen, closes_at=closes_at)
+        _apply_change(change)
     wave.title = title.strip() or _("Wave")
     wave.opens_at, wave.closes_at = opens_at, closes_at
     wave.message_ids, wave.networks, wave.target_criteria = usable, chosen, criteria
@@ -155,7 +166,92 @@ def schedule_wave(
     db.session.query(WaveTarget).filter(WaveTarget.wave_id == wave.id).delete(synchronize_session=False)
     db.session.add_all(WaveTarget(wave_id=wave.id, recipient_id=rid, position=i) for i, rid in enumerate(target_ids))
     db.session.flush()
+    if running:
+        from campaign.pledges import schedule_releases
+
+        schedule_releases(wave, now)  # pledges moved out of a shortened window get a time inside it
     return wave
+
+
+@dataclass(frozen=True)
+class WaveChange:
+    """What changing a running wave does, said to the organiser before it is done."""
+
+    targets_added: int
+    targets_removed: int
+    cancelled: list[int]  # waiting pledges the wave leaves out (their target, message or network is gone)
+    moved: list[int]  # waiting pledges planned after the new closing time: planned again inside the window
+    reminders_sent: int  # their links now open the new targets
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.targets_added or self.targets_removed or self.cancelled or self.moved)
+
+
+def wave_change(
+    wave: Wave,
+    *,
+    target_ids: Collection[int],
+    message_ids: Collection[int],
+    networks: Collection[str],
+    closes_at: datetime,
+) -> WaveChange:
+    from supporters.models import Pledge, PledgeState, Reminder
+
+    current = set(wave_target_ids(wave))
+    wanted = set(target_ids)
+    waiting = db.session.execute(
+        select(Pledge.id, Pledge.recipient_id, Pledge.network, Variant.message_id, Pledge.release_at)
+        .outerjoin(Variant, Variant.id == Pledge.variant_id)
+        .where(Pledge.wave_id == wave.id, Pledge.state == PledgeState.PLEDGED)
+    ).all()
+    cancelled, moved = [], []
+    for pledge_id, recipient_id, network, message_id, release_at in waiting:
+        gone = recipient_id not in wanted or Network(network).value not in networks
+        if gone or (message_id is not None and message_id not in message_ids):
+            cancelled.append(pledge_id)
+        elif release_at is not None and release_at >= closes_at:
+            moved.append(pledge_id)
+    sent = db.session.scalar(select(func.count()).select_from(Reminder).where(Reminder.wave_id == wave.id)) or 0
+    return WaveChange(len(wanted - current), len(current - wanted), cancelled, moved, int(sent))
+
+
+def preview_change(
+    campaign: Campaign,
+    wave: Wave,
+    *,
+    message_ids: Collection[int],
+    networks: Collection[Network],
+    criteria: dict[str, Any],
+    closes_at: datetime,
+) -> WaveChange:
+    """What saving these values on a running wave would do (nothing is changed)."""
+    return wave_change(
+        wave,
+        target_ids=_matching_target_ids(campaign, criteria),
+        message_ids=_usable_message_ids(campaign, message_ids),
+        networks=[n.value for n in networks],
+        closes_at=closes_at,
+    )
+
+
+def _apply_change(change: WaveChange) -> None:
+    from supporters.models import Pledge, PledgeState
+
+    if change.cancelled:
+        db.session.execute(
+            update(Pledge)
+            .where(Pledge.id.in_(change.cancelled), Pledge.state == PledgeState.PLEDGED)
+            .values(state=PledgeState.CANCELLED, reason=WAVE_CHANGED)
+            .execution_options(synchronize_session=False)
+        )
+    if change.moved:
+        db.session.execute(
+            update(Pledge)
+            .where(Pledge.id.in_(change.moved), Pledge.state == PledgeState.PLEDGED)
+            .values(release_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _move(wave: Wave, to: WaveStatus, allowed_from: Sequence[WaveStatus], now: datetime, **values: object) -> bool:
@@ -194,7 +290,7 @@ def cancel_wave(wave: Wave, now: datetime) -> None:
         raise WaveError(_("This wave is over already."))
     from campaign.wave_jobs import wind_down
 
-    wind_down(wave, _("the wave was cancelled"), now)
+    wind_down(wave, WAVE_CANCELLED, now)
 
 
 def cancel_campaign_waves(campaign: Campaign, now: datetime) -> int:
@@ -216,7 +312,7 @@ def close_wave(wave: Wave, now: datetime) -> bool:
         return False
     from campaign.wave_jobs import wind_down
 
-    wind_down(wave, _("the wave closed before its turn"), now)
+    wind_down(wave, WAVE_CLOSED, now)
     return True
 
 

@@ -197,7 +197,11 @@ def success(result: PostResult, now: datetime) -> dict[str, Any]:
     return {
         "state": DeliveryState.POSTED,
         "remote_id": result.remote_id,
-        "remote_url": result.url,
+        # The network's own link to the post, shown to the supporter as a link: a web address only (a hostile
+        # instance could answer javascript:…), within the column's size.
+        "remote_url": result.url
+        if result.url.lower().startswith(("https://", "http://")) and len(result.url) <= 500
+        else "",
         "error_kind": "",
         "error": "",
         "finished_at": now,
