@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import Flask, current_app, g, has_request_context, request, session
 
 from config import LANGUAGES
@@ -44,8 +47,68 @@ def _remember_choice() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(_remember_choice)
 
+    app.add_template_filter(translate_stored)
+
     @app.context_processor
     def _languages() -> dict[str, object]:
         from flask_babel import get_locale
 
         return {"languages": LANGUAGES, "current_language": str(get_locale() or "fr"), "timezone_name": clock_name()}
+
+
+# Texts stored for later readers (an import's report, written by a background job) are kept in the source
+# language, the catalogue's msgids with their values filled in; each reader gets them in their own language
+# by matching the text back to its msgid. Built once per catalogue.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
+_patterns: dict[int, list[tuple[re.Pattern[str], str, dict[str, str]]]] = {}
+
+
+def _stored_patterns(catalog: dict[Any, str]) -> list[tuple[re.Pattern[str], str, dict[str, str]]]:
+    key = id(catalog)
+    if key not in _patterns:
+        found = []
+        for msgid, msgstr in catalog.items():
+            if not isinstance(msgid, str) or not msgid or not msgstr or "%(" not in msgid:
+                continue
+            kinds: dict[str, str] = {}
+            regex, position = "", 0
+            for match in _PLACEHOLDER.finditer(msgid):
+                regex += re.escape(msgid[position : match.start()]).replace("%%", "%")
+                name, kind = match.groups()
+                if name in kinds:
+                    regex += f"(?P={name})"
+                else:
+                    kinds[name] = kind
+                    regex += f"(?P<{name}>-?\\d+)" if kind == "d" else f"(?P<{name}>.+?)"
+                position = match.end()
+            regex += re.escape(msgid[position:]).replace("%%", "%")
+            literal = len(_PLACEHOLDER.sub("", msgid))
+            found.append((literal, re.compile(regex, re.DOTALL), msgstr, kinds))
+        found.sort(key=lambda item: -item[0])  # the most specific first: "%(a)s: %(b)s" matches anything
+        _patterns[key] = [(pattern, msgstr, kinds) for _literal, pattern, msgstr, kinds in found]
+    return _patterns[key]
+
+
+def translate_stored(text: str, depth: int = 0) -> str:
+    """A text stored in the source language (msgid with its values), in the reader's language; a text the
+    catalogue does not know (or one stored in another language before) comes back as it is."""
+    from flask_babel import get_translations
+
+    catalog: dict[Any, str] = getattr(get_translations(), "_catalog", {})
+    if not text or not catalog:
+        return text
+    if text in catalog and catalog[text]:
+        return catalog[text]
+    for pattern, msgstr, kinds in _stored_patterns(catalog):
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        values: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            value = match.group(name)
+            values[name] = int(value) if kind == "d" else (translate_stored(value, depth + 1) if depth < 2 else value)
+        try:
+            return msgstr % values
+        except (KeyError, TypeError, ValueError):
+            return text
+    return text

@@ -78,7 +78,7 @@ def send_test_reminder(wave: Wave, *, to: str, language: str, now: datetime) -> 
     campaign = db.session.get_one(Campaign, wave.campaign_id)
     ids, names = targets_of(wave)
     with force_locale(language):
-        subject = _("Test · %(campaign)s: %(wave)s is on now", campaign=campaign.title, wave=wave.title)
+        subject = _("Test · %(wave)s is on now · %(campaign)s", campaign=campaign.title, wave=wave.title)
     message = mail.compose(
         to=to,
         subject=subject,
@@ -117,7 +117,7 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
         raise ChannelError(ErrorKind.REJECTED, f"not sent: the address is {subscription.state.value}")
     ids, names = targets_of(wave)
     with force_locale(subscription.language):
-        subject = _("%(campaign)s: %(wave)s is on now", campaign=campaign.title, wave=wave.title)
+        subject = _("%(wave)s is on now · %(campaign)s", campaign=campaign.title, wave=wave.title)
     message = mail.compose(
         to=subscription.email,
         subject=subject,

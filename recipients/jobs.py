@@ -24,6 +24,7 @@ from recipients.models import ImportRun, ImportState
 
 logger = logging.getLogger(__name__)
 EXTENSION = "porte_voix_imports"
+SOURCE_LOCALE = "en"  # the catalogue's msgids
 
 
 def start(run_id: int) -> None:
@@ -63,7 +64,8 @@ def process(run_id: int) -> None:
     if run is None or not run.is_busy or not _claim(run_id, run.state):
         return
     db.session.refresh(run)
-    with force_locale(run.options.get("locale") or current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")):
+    # The report is kept in the source language; each reader gets it in theirs (`i18n.translate_stored`).
+    with force_locale(SOURCE_LOCALE):
         try:
             _process(run)
         except Exception:

@@ -179,7 +179,7 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
 
     campaign = db.session.get_one(Campaign, subscription.campaign_id)
     with force_locale(subscription.language):
-        subject = _("Confirm: hear of %(title)s's waves", title=campaign.title)
+        subject = _("Confirm your address to hear of the waves of %(title)s", title=campaign.title)
     message = mail.compose(
         to=subscription.email,
         subject=subject,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,10 @@ def _check(text: str, foreign: set[str], where: str, problems: list[str]) -> Non
 
 
 ENGLISH, FRENCH = _sentences()
+IMPORT_HEADER = (
+    "external_id,role,last_name,first_name,gender,group,constituency,constituency_code,department,committees,"
+    "x,bluesky,mastodon,email\n"
+)
 
 
 def test_the_catalogue_gives_sentences_to_look_for() -> None:
@@ -81,6 +86,14 @@ def test_every_page_speaks_one_language(app: Flask, world: dict[str, FlaskClient
     foreign = ENGLISH if language == "fr" else FRENCH
     problems: list[str] = []
     pages = 0
+    # An import checked by someone reading the other language: its report must follow the reader.
+    other = "en" if language == "fr" else "fr"
+    bad = (IMPORT_HEADER + "PA1,deputy,Martin,Ana,X,Groupe A,Paris,7501,75,,@AMartin,,,\n").encode()
+    world["organiser"].post(
+        f"/admin/targets/import?lang={other}",
+        data={"file": (BytesIO(bad), "t.csv"), "file_format": "auto"},
+        content_type="multipart/form-data",
+    )
     for role in ("organiser", "supporter", "anonymous"):
         client = world[role]
         client.get(f"/?lang={language}")  # the choice is remembered for the visit

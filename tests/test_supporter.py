@@ -88,7 +88,7 @@ def test_never_the_same_target_twice_in_one_visit(client, make_org, make_campaig
         seen.append(re.search(r'id="target-name">(.*?)<', html).group(1))
         client.get(_send_links(html)["x"])
     assert len(set(seen)) == 3
-    assert "Vous avez écrit à toutes les cibles" in client.get(f"/c/{campaign.slug}").text
+    assert "Vous avez écrit à tous les destinataires" in client.get(f"/c/{campaign.slug}").text
 
 
 def test_reload_keeps_the_target_and_another_changes_it(client, make_org, make_campaign) -> None:
