@@ -15,8 +15,11 @@ from accounts.models import Organisation
 from extensions import db
 from recipients.coverage import constituency_coverage
 from recipients.formats import Problem, registry
+from recipients.formats.detect import detect
+from recipients.formats.mapped_csv import TARGET_FIELDS, effective_mapping
 from recipients.importer import ImportReport, import_targets
 from recipients.postcodes import import_postcodes
+from recipients.reading import FileProblem, decode, read_csv
 
 recipients_cli = AppGroup("recipients", help="Import targets and postcode data.")
 
@@ -78,13 +81,18 @@ def import_command(
     """Import targets from a file in any format the importer reads. All rows or none."""
     org = _organisation(organisation)
     options: dict[str, object] = {}
+    data = path.read_bytes()
     if mapping_json:
-        try:
-            options["mapping"] = json.loads(mapping_json)
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"--mapping is not JSON: {exc}") from exc
+        options["mapping"] = _mapping_option(mapping_json)
     if role:
         options["role"] = role
+    if file_format == "auto":
+        try:
+            file_format = "mapped-csv" if mapping_json else detect(path.name, decode(data).text) or "auto"
+        except FileProblem:
+            pass  # the import names the file's problem
+    if file_format == "mapped-csv":
+        _echo_mapping(path.name, data, options.get("mapping"))  # type: ignore[arg-type]
     with click.progressbar(length=0, label=f"Checking {path.name}", file=sys.stderr) as bar:
         done = 0
 
@@ -96,7 +104,7 @@ def import_command(
 
         report = import_targets(
             org.id,
-            path.read_bytes(),
+            data,
             file_format=file_format,
             filename=path.name,
             source=source,
@@ -117,6 +125,37 @@ def import_command(
     else:
         db.session.commit()
     click.echo(f"{path.name} ({report.file_format}, {report.encoding}): {_summary(report)}")
+
+
+def _mapping_option(text: str) -> dict[str, str]:
+    """--mapping as a JSON object of column → field, or a clear error naming what is wrong."""
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--mapping is not JSON ({exc.msg} at character {exc.pos}): {text!r}") from exc
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise click.ClickException(
+            '--mapping must be a JSON object of "file column": "field", e.g. {"Nom": "last_name"}'
+        )
+    unknown = sorted({field for field in mapping.values() if field and field not in TARGET_FIELDS})
+    if unknown:
+        raise click.ClickException(
+            f"--mapping: unknown field(s) {', '.join(unknown)}; the fields are: {', '.join(TARGET_FIELDS)}"
+        )
+    return mapping
+
+
+def _echo_mapping(name: str, data: bytes, mapping: dict[str, str] | None) -> None:
+    """The mapping the import applies, column by column: never a silent guess."""
+    try:
+        header = read_csv(decode(data).text).header
+    except FileProblem:
+        return  # the import reports the file's problem itself
+    used, _problems = effective_mapping(header, mapping)
+    origin = "given" if mapping else "guessed from the header; pass --mapping to change it"
+    click.echo(f"{name}: mapping ({origin}):", err=True)
+    for column in header:
+        click.echo(f"  {column!r} → {used.get(column) or '(ignored)'}", err=True)
 
 
 @recipients_cli.command("import-postcodes")

@@ -53,6 +53,7 @@ class ImportReport:
     file_format: str = ""
     encoding: str = "utf-8"
     dry_run: bool = False
+    source: str = ""  # what the targets are matched on: the one named, or the format's for this chamber
     rows: int = 0
     created: int = 0
     updated: int = 0
@@ -170,9 +171,13 @@ def apply_import(
     longer holds inactive (a roster's reshuffle); enrichment files never retire.
     """
     chosen = registry().get(parsed.file_format)
-    source = source.strip() or (chosen.default_source if chosen else "csv")
+    source = source.strip() or (chosen.source_for(parsed) if chosen else "csv")
     report = ImportReport(
-        file_format=parsed.file_format, encoding=parsed.encoding, dry_run=dry_run, rows=len(parsed.rows)
+        file_format=parsed.file_format,
+        encoding=parsed.encoding,
+        dry_run=dry_run,
+        rows=len(parsed.rows),
+        source=source,
     )
     report.add_problems(parsed.problems)
     if not report.ok or (not parsed.rows and not parsed.problems):

@@ -122,6 +122,7 @@ def _process(run: ImportRun) -> None:
 def _finish(run: ImportRun, state: ImportState, report: ImportReport) -> None:
     run.state = state
     run.report = report.as_dict()
+    run.source = report.source or run.source
     run.processed = run.total = report.rows
     if state is not ImportState.CHECKED:
         run.data = run.extra_data = b""

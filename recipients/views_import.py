@@ -17,7 +17,14 @@ from extensions import db
 from recipients import jobs
 from recipients.formats import Problem, registry
 from recipients.formats.detect import detect
-from recipients.formats.mapped_csv import LAYOUT, TARGET_FIELDS, guess_mapping, mapping_problems, parse_table
+from recipients.formats.mapped_csv import (
+    LAYOUT,
+    TARGET_FIELDS,
+    guess_mapping,
+    guess_problems,
+    mapping_problems,
+    parse_table,
+)
 from recipients.forms import ImportForm, role_choices
 from recipients.importer import ImportReport
 from recipients.mappings import find_mapping, save_mapping
@@ -64,7 +71,7 @@ def new() -> Response | str:
             data=data,
             extra_filename=(form.extra_file.data.filename or "")[:255] if extra else "",
             extra_data=extra,
-            source=(form.source.data or "").strip() or chosen.default_source,
+            source=(form.source.data or "").strip(),  # empty: the check names the format's for the file's chamber
             list_name=(form.list_name.data or "").strip(),
             options={"locale": str(get_locale() or "fr"), "retire": bool(form.retire.data)},
             state=ImportState.MAPPING if chosen.needs_mapping else ImportState.CHECKING,
@@ -180,7 +187,9 @@ def mapping(run_id: int) -> Response | str:
             return redirect(url_for(".show", run_id=run.id))
         db.session.commit()
     chosen_role = TargetRole(role) if role in TargetRole._value2member_map_ else None
-    problems = problems or mapping_problems(columns, chosen_role)
+    if not problems:
+        guessed = request.method == "GET" and not run.options.get("mapping") and saved is None
+        problems = (guess_problems(table.header) if guessed else []) + mapping_problems(columns, chosen_role)
     preview = None
     if not problems:
         preview = parse_table(table, columns, role=chosen_role, limit=PREVIEW_ROWS)

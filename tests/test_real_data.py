@@ -17,6 +17,7 @@ from recipients.postcodes import constituencies_for, import_postcodes
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"the shared data sets are not at {DATA}")
 # Seats without a deputy in the Datan export of 2024-12-25 (the postcode map has 565 constituencies).
+NOSDEPUTES = "nosdeputes-assemblee-nationale"  # the format serves two chambers: the default source names it
 VACANCIES = ["3801", "9209"]
 
 
@@ -103,14 +104,14 @@ def test_nosdeputes_16th_legislature(make_org, ctx) -> None:
     report = _twice(organisation_id, "fr/nosdeputes-deputes-16e.json")
     # 599 rows, 577 current: the 22 whose mandate ended are not created.
     assert (report.file_format, report.rows, report.created, report.skipped) == ("nosdeputes", 599, 577, 22)
-    assert _count("nosdeputes") == 577
-    handles = _handles("nosdeputes")
+    assert _count(NOSDEPUTES) == 577
+    handles = _handles(NOSDEPUTES)
     assert (handles["handle_x"], handles["email"]) == (561, 577)
-    emails = db.session.scalars(select(Recipient.email).where(Recipient.source == "nosdeputes")).all()
+    emails = db.session.scalars(select(Recipient.email).where(Recipient.source == NOSDEPUTES)).all()
     assert all(email.endswith("@assemblee-nationale.fr") for email in emails)  # the institution's address first
     bazin = db.session.scalars(select(Recipient).where(Recipient.external_id == "PA642847")).one()
     assert (bazin.constituency, bazin.constituency_code, bazin.group_name) == ("Meurthe-et-Moselle (4e)", "5404", "LR")
-    assert _count("nosdeputes", Recipient.department == "099") == 11  # NosDéputés writes 999
+    assert _count(NOSDEPUTES, Recipient.department == "099") == 11  # NosDéputés writes 999
 
 
 def test_ministers_json_then_csv(make_org, ctx) -> None:
@@ -135,7 +136,12 @@ def test_uk_commons_popolo(make_org, ctx) -> None:
     report = _twice(organisation_id, "uk/uk-commons-ep-popolo-v1.0.json")
     # The newest legislative period (term/56) has 651 memberships; 649 have not ended.
     assert (report.file_format, report.rows, report.created) == ("popolo", 649, 649)
-    assert _handles("popolo") == {"handle_x": 582, "handle_bluesky": 0, "handle_mastodon": 0, "email": 648}
+    assert _handles("popolo-house-of-commons") == {
+        "handle_x": 582,
+        "handle_bluesky": 0,
+        "handle_mastodon": 0,
+        "email": 648,
+    }
     afriyie = db.session.scalars(select(Recipient).where(Recipient.handle_x == "AdamAfriyie")).one()
     assert (afriyie.first_name, afriyie.last_name, afriyie.chamber, afriyie.title) == (
         "Adam",

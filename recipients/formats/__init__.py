@@ -202,12 +202,11 @@ class RowReader:
             )
 
     def role(self, raw: object, *, column: str = "role") -> None:
-        text = normalise.clean_text(raw).lower()
-        role = ROLE_WORDS.get(text)
+        role = role_of(raw)
         if role is None:
-            choices = ", ".join(r.value for r in TargetRole)
+            text = normalise.clean_text(raw)
             self.error(
-                column, _("unknown role %(value)s; expected one of %(choices)s", value=repr(text), choices=choices)
+                column, _("unknown role %(value)s; expected one of %(choices)s", value=repr(text), choices=ROLE_CHOICES)
             )
         else:
             self.values["role"] = role
@@ -254,21 +253,37 @@ def ordinal_fr(number: int) -> str:
     return "1re" if number == 1 else f"{number}e"
 
 
+# A role as files write it, in French or English, accents, case, dashes and inclusive dots aside.
 ROLE_WORDS: dict[str, TargetRole] = {role.value: role for role in TargetRole} | {
-    "député": TargetRole.DEPUTY,
-    "députée": TargetRole.DEPUTY,
     "depute": TargetRole.DEPUTY,
+    "deputee": TargetRole.DEPUTY,
     "mp": TargetRole.DEPUTY,
-    "sénateur": TargetRole.SENATOR,
-    "sénatrice": TargetRole.SENATOR,
+    "member of parliament": TargetRole.DEPUTY,
     "senateur": TargetRole.SENATOR,
+    "senatrice": TargetRole.SENATOR,
     "sen": TargetRole.SENATOR,
     "ministre": TargetRole.MINISTER,
-    "député européen": TargetRole.MEP,
-    "députée européenne": TargetRole.MEP,
+    "secretary of state": TargetRole.MINISTER,
+    "secretaire d etat": TargetRole.MINISTER,
+    "depute europeen": TargetRole.MEP,
+    "deputee europeenne": TargetRole.MEP,
+    "eurodepute": TargetRole.MEP,
+    "eurodeputee": TargetRole.MEP,
+    "member of the european parliament": TargetRole.MEP,
+    "membre du parlement europeen": TargetRole.MEP,
     "rep": TargetRole.REPRESENTATIVE,
+    "representative": TargetRole.REPRESENTATIVE,
+    "representant": TargetRole.REPRESENTATIVE,
+    "representante": TargetRole.REPRESENTATIVE,
     "autre": TargetRole.OTHER,
 }
+ROLE_CHOICES = "député, sénateur, ministre, député européen, deputy, senator, minister, MEP, representative, other"
+
+
+def role_of(raw: object) -> TargetRole | None:
+    """`Députée`, `DÉPUTÉ·E`, `MEP`, `Senator` → the role; None for a word we do not know."""
+    text = normalise.slug(normalise.clean_text(raw).replace("·e", "").replace("·", "")).replace("-", " ")
+    return ROLE_WORDS.get(text)
 
 
 def resolve_seat_conflicts(rows: list[TargetRow], problems: list[Problem]) -> None:
@@ -312,6 +327,16 @@ class FileFormat:
     parse: Callable[..., Parsed]
     enrich: bool = False
     needs_mapping: bool = False
+    # Files of this format come from many parliaments (Popolo, NosDéputés or NosSénateurs, any CSV): the
+    # default source names the chamber, so a second parliament's file never retires the first's targets.
+    per_chamber: bool = False
+
+    def source_for(self, parsed: Parsed) -> str:
+        """The source a file's targets are matched on when the organiser names none."""
+        chambers = {str(row.values.get("chamber") or "") for row in parsed.rows}
+        if self.per_chamber and len(chambers) == 1 and (chamber := normalise.slug(chambers.pop())):
+            return f"{self.default_source}-{chamber}"[:64]
+        return self.default_source
 
 
 @lru_cache(maxsize=1)
@@ -319,8 +344,10 @@ def registry() -> dict[str, FileFormat]:
     from recipients.formats import congress, datan, mapped_csv, nosdeputes, politix, popolo
 
     formats = [
-        FileFormat("layout", _l("Porte-voix CSV layout"), "csv", mapped_csv.parse_layout),
-        FileFormat("nosdeputes", _l("NosDéputés / NosSénateurs JSON"), "nosdeputes", nosdeputes.parse),
+        FileFormat("layout", _l("Porte-voix CSV layout"), "csv", mapped_csv.parse_layout, per_chamber=True),
+        FileFormat(
+            "nosdeputes", _l("NosDéputés / NosSénateurs JSON"), "nosdeputes", nosdeputes.parse, per_chamber=True
+        ),
         FileFormat("datan", _l("Datan deputies CSV"), "datan", datan.parse),
         FileFormat(
             "politix-bluesky", _l("Bluesky handles by AN id (politix)"), "datan", politix.parse_bluesky, enrich=True
@@ -334,7 +361,7 @@ def registry() -> dict[str, FileFormat]:
         ),
         FileFormat("ministers-json", _l("Ministers with handles (politix JSON)"), "ministres", politix.parse_ministers),
         FileFormat("ministers-csv", _l("Ministers' X handles (politix CSV)"), "ministres", politix.parse_ministers_csv),
-        FileFormat("popolo", _l("Popolo JSON (EveryPolitician)"), "popolo", popolo.parse),
+        FileFormat("popolo", _l("Popolo JSON (EveryPolitician)"), "popolo", popolo.parse, per_chamber=True),
         FileFormat(
             "congress",
             _l("US congress-legislators YAML"),
@@ -342,7 +369,12 @@ def registry() -> dict[str, FileFormat]:
             congress.parse,
         ),
         FileFormat(
-            "mapped-csv", _l("Any other CSV (map its columns)"), "csv", mapped_csv.parse_mapped, needs_mapping=True
+            "mapped-csv",
+            _l("Any other CSV (map its columns)"),
+            "csv",
+            mapped_csv.parse_mapped,
+            needs_mapping=True,
+            per_chamber=True,
         ),
     ]
     return {f.key: f for f in formats}

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from channels import Network
 from recipients import normalise
-from recipients.formats import Parsed, Problem, RowReader, TargetRow
+from recipients.formats import ROLE_CHOICES, Parsed, Problem, RowReader, TargetRow, role_of
 from recipients.models import TargetRole
 from recipients.reading import CsvTable, FileProblem, iter_dicts, read_csv
 
@@ -87,7 +87,59 @@ def guess_mapping(header: list[str]) -> dict[str, str]:
     for column, field in mapping.items():  # two columns with one exact name: keep the first
         if field in doubled and next(c for c, f in mapping.items() if f == field) != column:
             mapping[column] = ""
+    if name_columns(mapping):  # "Nom" and "Nom complet": which is the family name is the organiser's to say
+        for column, field in mapping.items():
+            if field in NAME_FIELDS:
+                mapping[column] = ""
     return mapping
+
+
+NAME_FIELDS = ("full_name", "last_name")
+
+
+def name_columns(mapping: dict[str, str]) -> list[str]:
+    """The columns a guess took for the full name and for the family name, when it found both: one of them
+    is the name, and only the organiser knows which (empty when there is no such doubt)."""
+    found = [column for column, field in mapping.items() if field in NAME_FIELDS]
+    return found if {mapping[c] for c in found} == set(NAME_FIELDS) else []
+
+
+def guess_problems(header: list[str]) -> list[str]:
+    """Why a guess cannot be applied without asking (the CLI asks for --mapping then)."""
+    exact = {_words(word): field for field, words in GUESSES.items() for word in words}
+    candidates = {column: exact.get(_words(column), "") for column in header}
+    doubt = name_columns(candidates)
+    if doubt:
+        return [
+            _(
+                "the columns %(columns)s could each be the name: say which holds the family name (last_name) "
+                "or the full name (full_name)",
+                columns=", ".join(doubt),
+            )
+        ]
+    return []
+
+
+def header_problems(mapping: dict[str, str], header: list[str]) -> list[str]:
+    """A mapping that names columns the file does not have: a typo, or another file's mapping."""
+    missing = [column for column, field in mapping.items() if field and column not in header]
+    if not missing:
+        return []
+    return [
+        _(
+            "column(s) %(columns)s are not in the file's header, which has: %(header)s",
+            columns=", ".join(missing),
+            header=", ".join(header),
+        )
+    ]
+
+
+def effective_mapping(header: list[str], mapping: dict[str, str] | None) -> tuple[dict[str, str], list[str]]:
+    """The mapping a mapped CSV is read through, and what makes it unusable: the organiser's (checked against
+    the header), or our guess when none was given (refused where it would have to choose a name column)."""
+    if mapping:
+        return {column: mapping.get(column, "") for column in header}, header_problems(mapping, header)
+    return guess_mapping(header), guess_problems(header)
 
 
 def mapping_problems(mapping: dict[str, str], role: TargetRole | None) -> list[str]:
@@ -213,12 +265,16 @@ def parse_mapped(
     text: str, *, mapping: dict[str, str] | None = None, role: str | None = None, **_options: Any
 ) -> Parsed:
     table = read_csv(text)
-    chosen_role = TargetRole(role) if role and role in TargetRole._value2member_map_ else None
-    mapping = {column: mapping.get(column, "") for column in table.header} if mapping else guess_mapping(table.header)
-    problems = mapping_problems(mapping, chosen_role)
+    chosen_role = role_of(role) if role else None
+    if role and chosen_role is None:
+        raise FileProblem(
+            _("unknown role %(value)s; expected one of %(choices)s", value=repr(role), choices=ROLE_CHOICES)
+        )
+    used, problems = effective_mapping(table.header, mapping)
+    problems += mapping_problems(used, chosen_role)
     if problems:
         raise FileProblem("; ".join(problems))
-    return parse_table(table, mapping, role=chosen_role)
+    return parse_table(table, used, role=chosen_role)
 
 
 def looks_like_layout(header: list[str]) -> bool:
