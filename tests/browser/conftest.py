@@ -83,3 +83,32 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.1 A and AA, and the best practices a screen reader user trips on (landmarks, one h1, skip links).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but axe-core is missing at {AXE} (make install-dev runs npm ci)")
+        pytest.skip("axe-core is not installed (npm ci)")
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each (rule, impact, where, why).
+
+    The script is the npm package's, put in the page by the test: the page's context must bypass its CSP,
+    which rightly refuses scripts the app does not serve.
+    """
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    lines = []
+    for violation in result["violations"]:
+        for node in violation["nodes"][:5]:
+            lines.append(f"{violation['id']} ({violation['impact']}): {node['target']} {node['failureSummary'][:200]}")
+    return lines

@@ -28,13 +28,15 @@ def test_import_the_deputies_then_make_a_dynamic_list(browser: Any, live_server:
     page.get_by_text("Check passed. Nothing is written yet").wait_for(timeout=30_000)
     assert page.locator("#count-created").inner_text() == "575"
     assert "both hold constituency 0103" in page.locator(".problems-table").inner_text()
-    page.get_by_role("button", name="Import 576 rows").click()
+    # The button counts what the report says changes (575 new), not the file's 576 rows.
+    page.get_by_role("button", name="Import: 575 changes (575 new, 0 updated, 0 retired)").click()
     page.get_by_text("Imported.").wait_for(timeout=30_000)
     assert page.locator("#count-created").inner_text() == "575"
 
     page.goto(f"{live_server}/admin/targets/lists/new?dynamic=1")
     page.fill("#name", "Groupe RN")
-    page.select_option("#group", "RN")
+    page.locator(".field.multi summary", has_text="Group").click()  # the groups present, with their names
+    page.get_by_label("RN · Rassemblement National").check()
     page.locator("main button[type=submit]").click()
     page.get_by_text("List saved.").wait_for()
     assert page.locator(".reach dd").first.inner_text() == "124"  # the RN rows of the file
