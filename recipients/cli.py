@@ -161,14 +161,17 @@ def _echo_mapping(name: str, data: bytes, mapping: dict[str, str] | None) -> Non
 @recipients_cli.command("import-postcodes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--organisation", required=True, help="The organisation whose map it is.")
-@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
-def import_postcodes_command(path: Path, organisation: str, dry_run: bool) -> None:
-    """Replace an organisation's postcode map with a JSON file {"75001": ["7501"], …} (Z-codes understood)."""
+@click.option("--keep", is_flag=True, help="Keep today's postcodes that the file does not hold.")
+@click.option("--dry-run", is_flag=True, help="Check the file and say what would change; write nothing.")
+def import_postcodes_command(path: Path, organisation: str, keep: bool, dry_run: bool) -> None:
+    """Replace an organisation's postcode map with a JSON file {"75001": ["7501"], …} (Z-codes understood),
+    saying what changes; with --keep, the file completes today's map instead."""
     report = import_postcodes(
         _organisation(organisation).id,
         path.read_bytes(),
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         dry_run=dry_run,
+        keep=keep,
     )
     if not report.ok:
         _echo_problems(path.name, report.problems)
@@ -180,6 +183,13 @@ def import_postcodes_command(path: Path, organisation: str, dry_run: bool) -> No
     click.echo(
         f"{report.postcodes} postcodes, {report.pairs} postcode-constituency pairs, {report.spanning} spanning several."
     )
+    removed = "kept" if keep else "removed"
+    click.echo(
+        f"{'Would change' if dry_run else 'Changed'}: {report.added} new, {report.changed} with other constituencies, "
+        f"{report.removed} {removed} (today's map had {report.current})."
+    )
+    if report.removed and not keep:
+        click.echo(f"Removed postcodes include: {', '.join(report.samples['removed'])}", err=True)
 
 
 @recipients_cli.command("coverage")

@@ -153,3 +153,25 @@ def test_a_bad_map_is_refused_whole(make_org, ctx) -> None:
     organisation_id = make_org().id
     report = import_postcodes(organisation_id, b'{"75001": ["7501"], "x": []}', max_bytes=10**6)
     assert not report.ok and db.session.scalar(select(func.count()).select_from(PostcodeArea)) == 0
+
+
+def test_the_postcode_cli_says_what_it_changes(app: Flask, tmp_path: Path) -> None:
+    from accounts.models import Organisation
+
+    with app.app_context():
+        organisation_id = seed_demo().campaign.organisation_id
+        db.session.commit()
+        name = db.session.get_one(Organisation, organisation_id).name
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"75005": ["7502"], "75006": ["7502"]}))
+    runner = app.test_cli_runner()
+    checked = runner.invoke(args=["recipients", "import-postcodes", str(path), "--organisation", name, "--dry-run"])
+    assert checked.exit_code == 0, checked.output
+    assert "Would change: 2 new, 0 with other constituencies, 5 removed (today's map had 5)." in checked.output
+    assert "99002" in checked.output  # named before anything is lost
+    kept = runner.invoke(args=["recipients", "import-postcodes", str(path), "--organisation", name, "--keep"])
+    assert "Changed: 2 new, 0 with other constituencies, 5 kept" in kept.output
+    with app.app_context():
+        organisation_id = db.session.scalars(select(Organisation.id).where(Organisation.name == name)).one()
+        assert constituencies_for(organisation_id, "99002") == ["9901", "9902"]
+        assert constituencies_for(organisation_id, "75006") == ["7502"]
