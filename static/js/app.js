@@ -25,6 +25,21 @@
     });
   });
 
+  // A filter of several values says what is chosen as boxes are ticked (the server says it on load).
+  document.querySelectorAll(".field.multi").forEach(function (field) {
+    var chosen = field.querySelector(".chosen");
+    if (!chosen) { return; }
+    var blank = chosen.getAttribute("data-blank") || chosen.textContent;
+    field.addEventListener("change", function () {
+      var names = [];
+      field.querySelectorAll("input[type=checkbox]:checked").forEach(function (box) {
+        var label = field.querySelector('label[for="' + box.id + '"]');
+        names.push((label ? label.textContent : box.value).split(" · ")[0]);
+      });
+      chosen.textContent = names.length ? names.join(", ") : blank;
+    });
+  });
+
   // Live length of each variant on each network, measured by the server's own rules.
   var form = document.querySelector("form[data-length-url]");
   if (!form) { return; }
