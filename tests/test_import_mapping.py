@@ -101,5 +101,3 @@ def test_a_second_parliaments_file_does_not_retire_the_firsts(make_org, ctx) -> 
     assert senators.retired == 0
     active = db.session.scalar(select(func.count()).select_from(Recipient).where(Recipient.is_active.is_(True)))
     assert active == 577 + 2
-    uk = import_targets(organisation_id, (DATA / "uk/uk-commons-ep-popolo-v1.0.json").read_bytes())
-    assert uk.source == "popolo-house-of-commons" and uk.retired == 0
