@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import campaign.views_lifecycle  # noqa: F401 (its routes join the campaign_admin blueprint)
     from accounts.views import bp as accounts_bp
     from analytics.views import bp as analytics_bp
     from campaign import events, labels

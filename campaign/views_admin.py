@@ -14,25 +14,20 @@ from werkzeug.wrappers import Response
 from accounts.permissions import current_organisation_id, editor_required
 from campaign.actions import campaign_stats
 from campaign.forms import CampaignForm, ConfirmForm, MessageForm
-from campaign.labels import status_label
 from campaign.lookups import campaign_or_404
-from campaign.models import Campaign, CampaignStatus, Message, TargetChange, Wave
+from campaign.models import Campaign, CampaignStatus, Message, TargetChange
 from campaign.rendering import PLACEHOLDERS, RenderError
 from campaign.services import (
     SAMPLE_TARGET,
     SOCIAL_NETWORKS,
     TRANSITIONS,
     CampaignError,
-    change_status,
     check_body,
-    delete_draft,
     delete_message,
-    duplicate_campaign,
     former_slugs,
     publish_problems,
     save_campaign,
     save_message,
-    set_archived,
 )
 from campaign.targets import (
     campaign_text,
@@ -43,9 +38,9 @@ from campaign.targets import (
     target_filter,
     variant_text,
 )
-from campaign.waves import LIVE_STATES, cancel_campaign_waves, to_local, to_utc
+from campaign.waves import to_local, to_utc
 from channels import LengthCheck, Network, check_length
-from database import parse_id, utcnow
+from database import parse_id
 from extensions import db
 from i18n import clock_name
 from recipients.forms import TargetFilterForm
@@ -180,93 +175,6 @@ def show(campaign_id: int) -> str:
         chosen=describe_targets(campaign),
         former=former_slugs(campaign),
     )
-
-
-@bp.route("/campaigns/<int:campaign_id>/status", methods=["POST"])
-@editor_required
-def status(campaign_id: int) -> Response:
-    campaign = campaign_or_404(campaign_id)
-    form = ConfirmForm()
-    wanted = request.form.get("status", "")
-    if not form.validate_on_submit() or wanted not in CampaignStatus._value2member_map_:
-        abort(400)
-    if wanted == CampaignStatus.ENDED and request.form.get("confirmed") != "1":
-        return redirect(url_for(".end", campaign_id=campaign.id))  # ending is final: it asks first
-    try:
-        change_status(campaign, CampaignStatus(wanted))
-        if campaign.status is CampaignStatus.ENDED:
-            cancel_campaign_waves(campaign, utcnow())
-    except CampaignError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("The campaign is now %(status)s.", status=status_label(campaign.status)), "success")
-    return redirect(url_for(".show", campaign_id=campaign.id))
-
-
-@bp.route("/campaigns/<int:campaign_id>/end")
-@editor_required
-def end(campaign_id: int) -> Response | str:
-    """What ending means, and the button that does it."""
-    campaign = campaign_or_404(campaign_id)
-    if CampaignStatus.ENDED not in TRANSITIONS[campaign.status]:
-        return redirect(url_for(".show", campaign_id=campaign.id))
-    waves = db.session.scalar(
-        select(func.count()).select_from(Wave).where(Wave.campaign_id == campaign.id, Wave.status.in_(LIVE_STATES))
-    )
-    return render_template("campaign/end.html", campaign=campaign, confirm=ConfirmForm(), waves=waves or 0)
-
-
-@bp.route("/campaigns/<int:campaign_id>/duplicate", methods=["POST"])
-@editor_required
-def duplicate(campaign_id: int) -> Response:
-    campaign = campaign_or_404(campaign_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    copy = duplicate_campaign(campaign, title=_("%(title)s (copy)", title=campaign.title)[:200])
-    db.session.commit()
-    flash(_("A draft copy was made, with the same messages and targets. Rename it and check its address."), "success")
-    return redirect(url_for(".edit", campaign_id=copy.id))
-
-
-@bp.route("/campaigns/<int:campaign_id>/archive", methods=["POST"])
-@editor_required
-def archive(campaign_id: int) -> Response:
-    campaign = campaign_or_404(campaign_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    wanted = request.form.get("archived") == "1"
-    try:
-        set_archived(campaign, wanted)
-    except CampaignError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for(".show", campaign_id=campaign.id))
-    db.session.commit()
-    flash(_("Campaign archived.") if wanted else _("Campaign back among the current ones."), "success")
-    return redirect(url_for(".index") if wanted else url_for(".show", campaign_id=campaign.id))
-
-
-@bp.route("/campaigns/<int:campaign_id>/delete", methods=["GET", "POST"])
-@editor_required
-def delete(campaign_id: int) -> Response | str:
-    campaign = campaign_or_404(campaign_id)
-    confirm = ConfirmForm()
-    if request.method == "POST":
-        if not confirm.validate_on_submit():
-            abort(400)
-        title = campaign.title
-        try:
-            delete_draft(campaign)
-        except CampaignError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for(".show", campaign_id=campaign.id))
-        db.session.commit()
-        flash(_("Draft “%(title)s” deleted.", title=title), "success")
-        return redirect(url_for(".index"))
-    return render_template("campaign/delete.html", campaign=campaign, confirm=confirm)
 
 
 @bp.route("/campaigns/<int:campaign_id>/targets", methods=["GET", "POST"])

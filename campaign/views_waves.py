@@ -13,6 +13,7 @@ from campaign.forms import ConfirmForm
 from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, CampaignStatus, Wave, WaveStatus
 from campaign.reminders import send_test_reminder
+from campaign.wave_changes import preview_change
 from campaign.wave_forms import WaveForm
 from campaign.wave_stats import wave_progress
 from campaign.waves import (
@@ -20,7 +21,6 @@ from campaign.waves import (
     campaign_values,
     cancel_wave,
     pause_wave,
-    preview_change,
     resume_wave,
     schedule_wave,
     to_local,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from campaign.labels import WAVE_CANCELLED, WAVE_CHANGED, WAVE_CLOSED
+from campaign.labels import WAVE_CANCELLED, WAVE_CLOSED
 from campaign.models import (
     Action,
     Campaign,
@@ -66,7 +66,7 @@ def campaign_values(campaign: Campaign, column: str) -> list[str]:
     return [str(value) for value in values if value]
 
 
-def _matching_target_ids(campaign: Campaign, criteria: dict[str, Any]) -> list[int]:
+def matching_target_ids(campaign: Campaign, criteria: dict[str, Any]) -> list[int]:
     """The campaign's targets that pass the wave's filter, in a stable order (the reminders' assignment order)."""
     matching = select_targets(campaign.organisation_id, TargetFilter.from_criteria(criteria)).with_only_columns(
         Recipient.id
@@ -80,7 +80,7 @@ def _matching_target_ids(campaign: Campaign, criteria: dict[str, Any]) -> list[i
     )
 
 
-def _usable_message_ids(campaign: Campaign, message_ids: Collection[int]) -> list[int]:
+def usable_message_ids(campaign: Campaign, message_ids: Collection[int]) -> list[int]:
     """The chosen messages that belong to the campaign and have an active variant."""
     return list(
         db.session.scalars(
@@ -143,21 +143,22 @@ def schedule_wave(
         raise WaveError(
             _("This window overlaps the wave “%(title)s”: a campaign runs one wave at a time.", title=clash.title)
         )
-    usable = _usable_message_ids(campaign, message_ids)
+    usable = usable_message_ids(campaign, message_ids)
     if not usable:
         raise WaveError(_("Choose at least one message with an active variant."))
     chosen = [n.value for n in campaign.enabled_networks if n in set(networks)]
     if not chosen:
         raise WaveError(_("Choose at least one of the campaign's networks."))
-    target_ids = _matching_target_ids(campaign, criteria)
+    target_ids = matching_target_ids(campaign, criteria)
     if not target_ids:
         raise WaveError(_("No target of the campaign passes this filter."))
     if wave is None:
         wave = Wave(campaign_id=campaign.id, campaign=campaign)
         db.session.add(wave)
     elif running:
-        change = wave_change(wave, target_ids=target_ids, message_ids=usable, networks=chosen, closes_at=closes_at)
-        _apply_change(change)
+        from campaign.wave_changes import apply_change, wave_change
+
+        apply_change(wave_change(wave, target_ids=target_ids, message_ids=usable, networks=chosen, closes_at=closes_at))
     wave.title = title.strip() or _("Wave")
     wave.opens_at, wave.closes_at = opens_at, closes_at
     wave.message_ids, wave.networks, wave.target_criteria = usable, chosen, criteria
@@ -171,87 +172,6 @@ def schedule_wave(
 
         schedule_releases(wave, now)  # pledges moved out of a shortened window get a time inside it
     return wave
-
-
-@dataclass(frozen=True)
-class WaveChange:
-    """What changing a running wave does, said to the organiser before it is done."""
-
-    targets_added: int
-    targets_removed: int
-    cancelled: list[int]  # waiting pledges the wave leaves out (their target, message or network is gone)
-    moved: list[int]  # waiting pledges planned after the new closing time: planned again inside the window
-    reminders_sent: int  # their links now open the new targets
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.targets_added or self.targets_removed or self.cancelled or self.moved)
-
-
-def wave_change(
-    wave: Wave,
-    *,
-    target_ids: Collection[int],
-    message_ids: Collection[int],
-    networks: Collection[str],
-    closes_at: datetime,
-) -> WaveChange:
-    from supporters.models import Pledge, PledgeState, Reminder
-
-    current = set(wave_target_ids(wave))
-    wanted = set(target_ids)
-    waiting = db.session.execute(
-        select(Pledge.id, Pledge.recipient_id, Pledge.network, Variant.message_id, Pledge.release_at)
-        .outerjoin(Variant, Variant.id == Pledge.variant_id)
-        .where(Pledge.wave_id == wave.id, Pledge.state == PledgeState.PLEDGED)
-    ).all()
-    cancelled, moved = [], []
-    for pledge_id, recipient_id, network, message_id, release_at in waiting:
-        gone = recipient_id not in wanted or Network(network).value not in networks
-        if gone or (message_id is not None and message_id not in message_ids):
-            cancelled.append(pledge_id)
-        elif release_at is not None and release_at >= closes_at:
-            moved.append(pledge_id)
-    sent = db.session.scalar(select(func.count()).select_from(Reminder).where(Reminder.wave_id == wave.id)) or 0
-    return WaveChange(len(wanted - current), len(current - wanted), cancelled, moved, int(sent))
-
-
-def preview_change(
-    campaign: Campaign,
-    wave: Wave,
-    *,
-    message_ids: Collection[int],
-    networks: Collection[Network],
-    criteria: dict[str, Any],
-    closes_at: datetime,
-) -> WaveChange:
-    """What saving these values on a running wave would do (nothing is changed)."""
-    return wave_change(
-        wave,
-        target_ids=_matching_target_ids(campaign, criteria),
-        message_ids=_usable_message_ids(campaign, message_ids),
-        networks=[n.value for n in networks],
-        closes_at=closes_at,
-    )
-
-
-def _apply_change(change: WaveChange) -> None:
-    from supporters.models import Pledge, PledgeState
-
-    if change.cancelled:
-        db.session.execute(
-            update(Pledge)
-            .where(Pledge.id.in_(change.cancelled), Pledge.state == PledgeState.PLEDGED)
-            .values(state=PledgeState.CANCELLED, reason=WAVE_CHANGED)
-            .execution_options(synchronize_session=False)
-        )
-    if change.moved:
-        db.session.execute(
-            update(Pledge)
-            .where(Pledge.id.in_(change.moved), Pledge.state == PledgeState.PLEDGED)
-            .values(release_at=None)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _move(wave: Wave, to: WaveStatus, allowed_from: Sequence[WaveStatus], now: datetime, **values: object) -> bool:

@@ -113,3 +113,13 @@ def axe_violations(page: Any, axe_source: str) -> list[str]:
         for node in violation["nodes"][:5]:
             lines.append(f"{violation['id']} ({violation['impact']}): {node['target']} {node['failureSummary'][:200]}")
     return lines
+
+
+def sign_in(page: Any, base: str, *, language: str = "") -> Any:
+    """The demo's organiser signs in on `page` (the login form, as a person fills it); returns the page."""
+    page.goto(f"{base}/login" + (f"?lang={language}" if language else ""))
+    page.fill("#email", "organisatrice@demo.example")
+    page.fill("#password", "demo-organiser")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_load_state()
+    return page

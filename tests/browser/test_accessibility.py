@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -93,10 +93,7 @@ def test_staff_pages_have_no_accessibility_violation(browser, live_app, axe_sour
     _waves_in_every_state(app)
     context = browser.new_context(locale="fr-FR", bypass_csp=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#email", "organisatrice@demo.example")
-    page.fill("#password", "demo-organiser")
-    page.get_by_role("button", name="Connexion").click()
+    sign_in(page, base)
     urls = [*_pages(app, "/admin"), "/admin/campaigns/1/end", "/admin/targets/?group=Groupe+D%C3%A9mo+A"]
     seen, problems = _check(page, base, list(dict.fromkeys(urls)), axe_source)
     context.close()

@@ -18,6 +18,7 @@ from database import utcnow
 from extensions import db
 from recipients.models import Recipient
 from supporters.models import Reminder, Subscription
+from tests.browser.conftest import sign_in
 from tests.browser.test_supporter_browser import PHONE, _stub_networks
 
 pytestmark = pytest.mark.browser
@@ -26,12 +27,7 @@ DEMO = "livre-blanc-demo"
 
 def _organiser(browser: Any, url: str) -> Any:
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{url}/login")
-    page.fill("#email", "organisatrice@demo.example")
-    page.fill("#password", "demo-organiser")
-    page.get_by_role("button", name="Connexion").click()
-    return page
+    return sign_in(context.new_page(), url)
 
 
 def test_every_social_text_on_the_page_mentions_its_target(browser: Any, live_app: tuple[Any, str]) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = pytest.mark.browser
 DATAN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fr" / "deputes-datan-2024-12-25.csv"
 
@@ -15,11 +17,7 @@ DATAN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fr" / 
 @pytest.mark.skipif(not DATAN.is_file(), reason="the shared data sets are not there")
 def test_import_the_deputies_then_make_a_dynamic_list(browser: Any, live_server: str) -> None:
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live_server}/login?lang=en")
-    page.fill("#email", "organisatrice@demo.example")
-    page.fill("#password", "demo-organiser")
-    page.locator("main button[type=submit]").click()
+    page = sign_in(context.new_page(), live_server, language="en")
     page.goto(f"{live_server}/admin/targets/import")
     page.set_input_files("#file", str(DATAN))
     page.fill("#list_name", "Députés 17e")

@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = pytest.mark.browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
@@ -30,11 +32,7 @@ def _stub_networks(context: Any, opened: list[str]) -> None:
 def _organiser_count(browser: Any, live_server: str) -> int:
     """The demo campaign's message count, as its organiser reads it."""
     staff = browser.new_context(locale="fr-FR")
-    admin = staff.new_page()
-    admin.goto(f"{live_server}/login")
-    admin.fill("#email", "organisatrice@demo.example")
-    admin.fill("#password", "demo-organiser")
-    admin.get_by_role("button", name="Connexion").click()
+    admin = sign_in(staff.new_page(), live_server)
     admin.get_by_role("link", name="Livre blanc de l'entrepreneuriat social (démo)").click()
     count = int(admin.locator("#action-count").inner_text())
     staff.close()

@@ -11,6 +11,7 @@ from campaign.models import Wave
 from campaign.wave_jobs import open_due_waves
 from database import utcnow
 from extensions import db
+from tests.browser.conftest import sign_in
 from tests.browser.test_supporter_browser import PHONE, _stub_networks
 
 
@@ -24,12 +25,7 @@ def test_the_live_page_counts_a_supporter_message_without_a_reload(browser: Any,
         wave = db.session.scalars(select(Wave)).one()
         live = f"{url}/admin/campaigns/{wave.campaign_id}/waves/{wave.id}"
     organiser = browser.new_context(locale="fr-FR")
-    page = organiser.new_page()
-    page.goto(f"{url}/login")
-    page.fill("#email", "organisatrice@demo.example")
-    page.fill("#password", "demo-organiser")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_load_state()
+    page = sign_in(organiser.new_page(), url)
     page.goto(live)
     sent = page.locator(".stats [data-key=actions]")
     expect(sent).to_have_text("0")
