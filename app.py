@@ -75,8 +75,6 @@ def register_blueprints(app: Flask) -> None:
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_posting import bp as campaign_posting_bp
     from campaign.views_public import bp as campaign_public_bp
-    from campaign.views_waves import bp as campaign_waves_bp
-    from campaign.views_waves_public import bp as campaign_waves_public_bp
     from errors import register_error_handlers
     from proof import bp as proof_bp
     from recipients import labels as recipient_labels
@@ -85,7 +83,10 @@ def register_blueprints(app: Flask) -> None:
     from recipients.views_lists import bp as recipient_lists_bp
     from scheduler import banner as scheduler_banner
     from supporters.views import bp as supporters_bp
-    from supporters.views_optin import bp as optin_bp
+    from waves import life as wave_life
+    from waves.views import bp as campaign_waves_bp
+    from waves.views_optin import bp as optin_bp
+    from waves.views_public import bp as campaign_waves_public_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(campaign_admin_bp)
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     register_error_handlers(app)
     labels.init_app(app)
     events.init_app(app)
+    wave_life.init_app(app)
     recipient_labels.init_app(app)
     scheduler_banner.init_app(app)
 
@@ -110,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from accounts.cli import accounts_cli
     from analytics.cli import analytics_cli
-    from campaign.cli import demo_cli
+    from demo.cli import demo_cli
     from recipients.cli import recipients_cli
     from sandbox.cli import sandbox_cli
     from scheduler.cli import scheduler_cli
@@ -126,12 +128,15 @@ def register_commands(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
     from analytics import engagement
-    from campaign import pledges, reminders, tallies, wave_jobs
+    from campaign import tallies
     from campaign.confirm import confirm_link_posts
     from scheduler import JobRegistry
     from scheduler.jobs import tick_outbox
     from scheduler.outbox import Outbox
-    from supporters import optin, posting
+    from supporters import posting
+    from waves import jobs as wave_jobs
+    from waves import optin, pledges, reminders
+    from waves.models import CONFIRM, PLEDGE, REMINDER
 
     jobs = app.extensions["porte_voix_jobs"] = JobRegistry()
     jobs.register("outbox", tick_outbox, every_seconds=2)
@@ -143,9 +148,9 @@ def register_jobs(app: Flask) -> None:
     jobs.register("post_metrics", engagement.refresh_post_metrics, every_seconds=300)
     outbox = app.extensions["porte_voix_outbox"] = Outbox()
     outbox.register(posting.KIND, posting.deliver_post, on_posted=tallies.on_delivery_posted)
-    outbox.register(pledges.PLEDGE, pledges.deliver_pledge, on_posted=tallies.on_delivery_posted)
-    outbox.register(wave_jobs.REMINDER, reminders.deliver_reminder)
-    outbox.register(optin.CONFIRM, optin.deliver_confirmation)
+    outbox.register(PLEDGE, pledges.deliver_pledge, on_posted=tallies.on_delivery_posted)
+    outbox.register(REMINDER, reminders.deliver_reminder)
+    outbox.register(CONFIRM, optin.deliver_confirmation)
 
 
 def register_sandbox(app: Flask) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request, session
 
@@ -112,3 +114,14 @@ def translate_stored(text: str, depth: int = 0) -> str:
         except (KeyError, TypeError, ValueError):
             return text
     return text
+
+
+def to_utc(local: datetime, zone: str) -> datetime:
+    """A wall-clock time typed in the organisers' zone, as UTC."""
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def to_local(moment: datetime, zone: str) -> datetime:
+    """A UTC moment (naive means UTC) on the organisers' wall clock, naive (for a datetime-local field)."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(ZoneInfo(zone)).replace(tzinfo=None)

@@ -18,7 +18,7 @@ import csvout
 from analytics.coverage import Coverage
 from analytics.figures import Figures
 from extensions import db
-from supporters.models import Subscription, SubscriptionState
+from waves.models import Subscription, SubscriptionState
 
 CSV_HEADER = ("section", "key", "metric", "value")
 

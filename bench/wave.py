@@ -49,15 +49,16 @@ def seed(app: Any, reminders: int, pledges: int) -> tuple[int, int]:
 
     from accounts.models import Organisation
     from campaign.models import Campaign, CampaignStatus, Wave
+    from campaign.offer import wave_target_ids
     from campaign.services import change_status, save_campaign, save_message
-    from campaign.waves import schedule_wave, wave_target_ids
     from channels import Network
     from database import utcnow
     from extensions import db
     from recipients.models import Gender, Recipient, TargetRole
     from supporters import services
-    from supporters.models import Pledge, PledgeState, Subscription, SubscriptionState
     from supporters.rehearsal import connect_sandbox_account
+    from waves.models import Pledge, PledgeState, Subscription, SubscriptionState
+    from waves.services import schedule_wave
 
     with app.app_context():
         organisation = Organisation(name="Bench")
@@ -152,9 +153,9 @@ def seed(app: Any, reminders: int, pledges: int) -> tuple[int, int]:
 
 
 def open_and_queue(app: Any) -> float:
-    from campaign.pledges import release_due_pledges
-    from campaign.wave_jobs import open_due_waves, queue_reminders
     from database import utcnow
+    from waves.jobs import open_due_waves, queue_reminders
+    from waves.pledges import release_due_pledges
 
     started = time.perf_counter()
     with app.app_context():

@@ -3,7 +3,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
+    EmailField,
     FieldList,
     SelectField,
     StringField,
@@ -14,6 +16,7 @@ from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, Vali
 
 from channels import Network
 from config import LANGUAGES
+from proof import ProofField
 from recipients.forms import ConfirmForm, MultiCheckboxField
 
 __all__ = ["CampaignForm", "ConfirmForm", "MessageForm", "MultiCheckboxField"]
@@ -99,3 +102,10 @@ class MessageForm(FlaskForm):
             {network.value: texts[index] for network, texts in lists.items() if index < len(texts) and texts[index]}
             for index in range(len(self.variants.data))
         ]
+
+
+# Shown on the campaign page; `waves.views_public.subscribe` takes it.
+class SubscribeForm(FlaskForm):
+    email = EmailField(_l("Your e-mail"), validators=[DataRequired(_l("Give your e-mail address.")), Length(max=320)])
+    share = BooleanField(_l("The organisers may also write to me about this campaign (they will see my address)"))
+    altcha = ProofField()

@@ -36,6 +36,9 @@ class WaveStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # called off; nothing more goes out
 
 
+LIVE_STATES = (WaveStatus.SCHEDULED, WaveStatus.OPEN, WaveStatus.PAUSED)  # waves that have not ended
+
+
 class Campaign(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, exists, select
 from campaign.labels import status_label
 from campaign.models import Action, Campaign, CampaignSlug, CampaignStatus, Message, Variant
 from campaign.rendering import PLACEHOLDERS, RenderError, TargetContext, unknown_placeholders
+from campaign.signals import campaign_ended
 from campaign.targets import campaign_text, eligible_recipients, has_chosen_targets, sync_targets, target_context
 from channels import Network, check_length
 from database import utcnow
@@ -393,3 +394,5 @@ def change_status(campaign: Campaign, status: CampaignStatus) -> None:
         campaign.published_at = campaign.published_at or utcnow()
     campaign.status = status
     db.session.flush()
+    if status is CampaignStatus.ENDED:
+        campaign_ended.send(campaign, now=utcnow())

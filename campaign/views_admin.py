@@ -38,11 +38,10 @@ from campaign.targets import (
     target_filter,
     variant_text,
 )
-from campaign.waves import to_local, to_utc
 from channels import LengthCheck, Network, check_length
 from database import parse_id
 from extensions import db
-from i18n import clock_name
+from i18n import clock_name, to_local, to_utc
 from recipients.forms import TargetFilterForm
 from recipients.models import Recipient
 from recipients.services import organisation_lists, reach_counts

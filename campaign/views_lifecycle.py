@@ -12,11 +12,9 @@ from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
 from campaign.labels import status_label
 from campaign.lookups import campaign_or_404
-from campaign.models import Campaign, CampaignStatus, Wave
+from campaign.models import LIVE_STATES, Campaign, CampaignStatus, Wave
 from campaign.services import TRANSITIONS, CampaignError, change_status, delete_draft, duplicate_campaign, set_archived
 from campaign.views_admin import bp
-from campaign.waves import LIVE_STATES, cancel_campaign_waves
-from database import utcnow
 from extensions import db
 
 
@@ -39,9 +37,7 @@ def status(campaign_id: int) -> Response:
     if wanted == CampaignStatus.ENDED and request.form.get("confirmed") != "1":
         return redirect(url_for(".end", campaign_id=campaign.id))  # ending is final: it asks first
     try:
-        change_status(campaign, CampaignStatus(wanted))
-        if campaign.status is CampaignStatus.ENDED:
-            cancel_campaign_waves(campaign, utcnow())
+        change_status(campaign, CampaignStatus(wanted))  # ending calls off its waves (`campaign_ended`)
     except CampaignError as exc:
         db.session.rollback()
         flash(str(exc), "error")

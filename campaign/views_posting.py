@@ -16,10 +16,10 @@ from werkzeug.wrappers import Response
 from campaign.actions import record_action
 from campaign.confirm import CONFIRMABLE
 from campaign.models import Action, ActionMode, Campaign
+from campaign.offer import wave_for_action
 from campaign.rendering import mentions
 from campaign.views_public import published_or_404, resolve_send_token, shown_text
 from campaign.visit import Visit, visitor_id
-from campaign.waves import wave_for_action
 from channels import Network, check_length, mention, normalise_handle
 from database import utcnow
 from extensions import db

@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response
 
 from campaign.actions import record_action, total_actions
 from campaign.confirm import CONFIRMABLE
-from campaign.forms import ConfirmForm
+from campaign.forms import ConfirmForm, SubscribeForm
 from campaign.models import Action, ActionMode, Campaign, CampaignSlug, CampaignStatus, CampaignTarget, Message, Variant
+from campaign.offer import next_wave, wave_for_action, wave_offer
 from campaign.rendering import RenderError
 from campaign.tallies import count_visit
 from campaign.targets import (
@@ -29,8 +30,6 @@ from campaign.targets import (
     variant_text,
 )
 from campaign.visit import Visit, visitor_id
-from campaign.wave_forms import SubscribeForm
-from campaign.waves import next_wave, wave_for_action, wave_offer
 from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
 from clients import hashed_client

@@ -40,10 +40,11 @@ from recipients.lists import export_csv
 from recipients.models import PostcodeArea, Recipient, RecipientList
 from recipients.postcodes import constituencies_for, replace_postcodes
 from recipients.reading import FileProblem, read_json, read_yaml
-from supporters.models import MastodonApp, Subscription, SubscriptionState
-from supporters.optin import confirm, confirm_token, subscribe, unsubscribe, unsubscribe_token
+from supporters.models import MastodonApp
 from tests.conftest import PASSWORD, TEST_TOKEN_KEY, login
 from tests.test_reminders import open_wave_now
+from waves.models import Subscription, SubscriptionState
+from waves.optin import confirm, confirm_token, subscribe, unsubscribe, unsubscribe_token
 
 SEND = re.compile(r'href="(/c/[^"]+/send/(?:x|bluesky)/[^"]+)"')
 

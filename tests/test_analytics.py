@@ -34,15 +34,16 @@ from campaign.tallies import (
     count_confirmed,
     rebuild,
 )
-from campaign.waves import schedule_wave
 from channels import Network
 from channels.errors import ChannelError, ErrorKind
 from extensions import db
 from recipients.models import Recipient
 from scheduler import outbox
-from supporters.models import AccountState, SocialAccount, Subscription, SubscriptionState
+from supporters.models import AccountState, SocialAccount
 from supporters.posting import queue_post
 from tests.conftest import login
+from waves.models import Subscription, SubscriptionState
+from waves.services import schedule_wave
 
 SLUG = "mesurer-la-campagne"
 DAY1 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

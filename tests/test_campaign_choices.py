@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from accounts.models import Role
 from analytics.figures import Scope, by_time
-from campaign.demo import seed_demo
 from campaign.models import Campaign, CampaignStatus, CampaignTarget, TargetChange, Wave, WaveStatus
 from campaign.services import save_campaign
 from campaign.tallies import ActionTally, SupporterDay, local_day, rebuild
 from campaign.targets import eligible_recipients
+from demo.seed import seed_demo
 from extensions import db
 from recipients.importer import import_targets
 from recipients.models import RecipientList
@@ -143,8 +143,8 @@ def test_ending_asks_first_then_cancels_the_waves(client, app: Flask, make_org, 
     organisation = make_org()
     campaign = make_campaign(organisation)
     with app.app_context():
-        from campaign.waves import schedule_wave
         from database import utcnow
+        from waves.services import schedule_wave
 
         now = utcnow()
         wave = schedule_wave(

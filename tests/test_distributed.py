@@ -29,9 +29,7 @@ from sqlalchemy import func, insert, select, update
 
 from app import create_app
 from campaign.models import Campaign
-from campaign.pledges import PLEDGE, make_pledge, release_due_pledges
-from campaign.wave_jobs import REMINDER, open_due_waves, queue_reminders
-from campaign.waves import schedule_wave, wave_target_ids
+from campaign.offer import wave_target_ids
 from channels import Network
 from database import utcnow
 from extensions import db
@@ -39,9 +37,12 @@ from scheduler import outbox
 from scheduler.celery import CeleryDispatcher
 from scheduler.models import Delivery, DeliveryState
 from supporters import services
-from supporters.models import Pledge, Subscription, SubscriptionState
 from supporters.rehearsal import connect_sandbox_account
 from tests.conftest import TEST_TOKEN_KEY, recipient
+from waves.jobs import REMINDER, open_due_waves, queue_reminders
+from waves.models import Pledge, Subscription, SubscriptionState
+from waves.pledges import PLEDGE, make_pledge, release_due_pledges
+from waves.services import schedule_wave
 
 pytestmark = [pytest.mark.distributed, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parent.parent

@@ -113,9 +113,9 @@ def test_every_page_speaks_one_language(app: Flask, world: dict[str, FlaskClient
 def test_every_email_speaks_one_language(app: Flask, world: dict[str, FlaskClient], language: str) -> None:  # noqa: F811
     import mail
     from campaign.models import Campaign, Wave
-    from campaign.reminders import send_test_reminder
-    from supporters.models import Subscription
-    from supporters.optin import queue_confirmation
+    from waves.models import Subscription
+    from waves.optin import queue_confirmation
+    from waves.reminders import send_test_reminder
 
     foreign = ENGLISH if language == "fr" else FRENCH
     problems: list[str] = []
@@ -133,7 +133,7 @@ def test_every_email_speaks_one_language(app: Flask, world: dict[str, FlaskClien
             subscription = Subscription(campaign_id=campaign.id, email="a@example.org", language=language)
             db.session.add(subscription)
             db.session.flush()
-            from supporters.optin import deliver_confirmation
+            from waves.optin import deliver_confirmation
 
             delivery = queue_confirmation(subscription, utcnow())
             deliver_confirmation(delivery, utcnow())

@@ -13,9 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from campaign.models import Campaign, Wave
-from campaign.pledges import PLEDGE, PledgeRefused, deliver_pledge, make_pledge, release_due_pledges, similarity
-from campaign.wave_jobs import close_due_waves, open_due_waves
-from campaign.waves import schedule_wave, wave_target_ids
+from campaign.offer import wave_target_ids
 from channels import Network
 from channels.errors import ChannelError, ErrorKind
 from database import utcnow
@@ -24,7 +22,11 @@ from recipients.models import Recipient
 from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.models import Delivery, DeliveryState
-from supporters.models import Pledge, PledgeState, SocialAccount
+from supporters.models import SocialAccount
+from waves.jobs import close_due_waves, open_due_waves
+from waves.models import Pledge, PledgeState
+from waves.pledges import PLEDGE, PledgeRefused, deliver_pledge, make_pledge, release_due_pledges, similarity
+from waves.services import schedule_wave
 
 BODIES = [
     "{handle} le Livre blanc propose dix mesures pour l'emploi local : lisez-le {link} {hashtags}",

@@ -13,15 +13,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from campaign.models import Campaign, Wave
-from campaign.wave_jobs import open_due_waves, queue_reminders, reminder_slot
-from campaign.waves import pause_wave, resume_wave, schedule_wave
 from channels import Network
 from database import utcnow
 from extensions import db
 from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.models import Delivery, DeliveryState
-from supporters.models import Reminder, Subscription, SubscriptionState
+from waves.jobs import open_due_waves, queue_reminders, reminder_slot
+from waves.life import pause_wave, resume_wave
+from waves.models import Reminder, Subscription, SubscriptionState
+from waves.services import schedule_wave
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func, select
 
 from campaign.models import Action, Campaign, CampaignStatus
-from campaign.wave_jobs import open_due_waves
-from campaign.waves import schedule_wave
 from channels import Network
 from database import utcnow
 from extensions import db
 from recipients.models import Recipient
 from recipients.postcodes import replace_postcodes
+from waves.jobs import open_due_waves
+from waves.services import schedule_wave
 
 SEND = re.compile(r'(?:href|action)="(/c/[^/]+/send/(\w+)/[^"]+)"')  # e-mail is a form: the letter is signed
 

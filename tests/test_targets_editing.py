@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from accounts.models import Role
-from campaign.demo import POSTCODES, seed_demo
 from campaign.models import CampaignTarget
+from demo.seed import POSTCODES, seed_demo
 from extensions import db
 from recipients.importer import import_targets
 from recipients.models import ImportRun, PostcodeArea, Recipient

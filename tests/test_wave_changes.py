@@ -16,9 +16,7 @@ from flask.testing import FlaskClient
 from accounts.models import Organisation, Role
 from campaign.labels import WAVE_CHANGED, WITHDRAWN
 from campaign.models import Campaign, Wave, WaveStatus
-from campaign.pledges import release_due_pledges
-from campaign.wave_jobs import open_due_waves
-from campaign.waves import wave_target_ids
+from campaign.offer import wave_target_ids
 from channels import Network
 from channels.api import PostResult
 from database import utcnow
@@ -26,9 +24,12 @@ from extensions import db
 from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.models import Delivery, DeliveryState
-from supporters.models import Pledge, PledgeState, SocialAccount
+from supporters.models import SocialAccount
 from tests.conftest import login
 from tests.test_pledges import BODIES, pledge, wave
+from waves.jobs import open_due_waves
+from waves.models import Pledge, PledgeState
+from waves.pledges import release_due_pledges
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def _opened(app: Flask, campaign: Campaign) -> int:
 
 def _form(app: Flask, wave_id: int, **changes: Any) -> dict[str, Any]:
     """The wave form as its page fills it, with `changes`."""
-    from campaign.waves import to_local
+    from i18n import to_local
 
     with app.app_context():
         the_wave = db.session.get_one(Wave, wave_id)

@@ -16,21 +16,15 @@ from sqlalchemy import func, select
 from accounts.models import Role
 from campaign.actions import record_action
 from campaign.models import Campaign, CampaignStatus, Message, Wave, WaveStatus
+from campaign.offer import wave_target_ids
 from campaign.services import change_status, save_message
-from campaign.wave_jobs import close_due_waves, open_due_waves, tick_waves
-from campaign.waves import (
-    WaveError,
-    assigned_targets,
-    cancel_wave,
-    pause_wave,
-    resume_wave,
-    schedule_wave,
-    wave_target_ids,
-)
 from channels import Network
 from extensions import db
 from recipients.models import Recipient, TargetRole
 from tests.conftest import login
+from waves.jobs import close_due_waves, open_due_waves, tick_waves
+from waves.life import cancel_wave, pause_wave, resume_wave
+from waves.services import WaveError, assigned_targets, schedule_wave
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday, 9:00 in Paris
 OPENS = T0 + timedelta(hours=1)

@@ -12,8 +12,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from campaign.demo import seed_demo
 from channels import smtp
+from demo.seed import seed_demo
 from extensions import db
 from sandbox.smtp import SmtpSink
 from scheduler.runner import start_embedded, stop_embedded

@@ -12,14 +12,14 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from campaign.models import Campaign, Wave
-from campaign.reminders import reminder_token
-from campaign.wave_jobs import open_due_waves
 from database import utcnow
 from extensions import db
 from recipients.models import Recipient
-from supporters.models import Reminder, Subscription
 from tests.browser.conftest import sign_in
 from tests.browser.test_supporter_browser import PHONE, _stub_networks
+from waves.jobs import open_due_waves
+from waves.models import Reminder, Subscription
+from waves.reminders import reminder_token
 
 pytestmark = pytest.mark.browser
 DEMO = "livre-blanc-demo"

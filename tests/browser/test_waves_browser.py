@@ -8,11 +8,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from campaign.models import Wave
-from campaign.wave_jobs import open_due_waves
 from database import utcnow
 from extensions import db
 from tests.browser.conftest import sign_in
 from tests.browser.test_supporter_browser import PHONE, _stub_networks
+from waves.jobs import open_due_waves
 
 
 def test_the_live_page_counts_a_supporter_message_without_a_reload(browser: Any, live_app: tuple[Any, str]) -> None:

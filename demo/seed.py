@@ -16,17 +16,17 @@ from sqlalchemy import select
 from accounts.models import Role
 from accounts.services import create_user, find_user, get_or_create_organisation
 from campaign.actions import record_action
-from campaign.models import Campaign, CampaignStatus, CampaignTarget, Wave
+from campaign.models import LIVE_STATES, Campaign, CampaignStatus, CampaignTarget, Wave
 from campaign.services import change_status, save_campaign, save_message
 from campaign.tallies import count_confirmed, count_visit
 from campaign.targets import DEMO_SOURCE
-from campaign.waves import LIVE_STATES, schedule_wave
 from database import utcnow
 from extensions import db
 from recipients.importer import add_to_static_list
 from recipients.models import Gender, Recipient, TargetRole
 from recipients.postcodes import has_postcode_data, replace_postcodes
-from supporters.models import Subscription, SubscriptionState
+from waves.models import Subscription, SubscriptionState
+from waves.services import schedule_wave
 
 ORGANISATION = "Collectif Démo"
 SLUG = "livre-blanc-demo"

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from campaign.actions import record_action
 from campaign.labels import ACCOUNT_GONE, WITHDRAWN
 from campaign.models import ActionMode, Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
+from campaign.offer import CAP_WINDOW, recent_counts
 from campaign.rendering import mentions
-from campaign.waves import CAP_WINDOW, recent_counts
 from channels import Network, bluesky, mention
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
@@ -28,19 +28,13 @@ from extensions import db
 from recipients.models import Recipient
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
-from supporters.models import (
-    PLEDGE_NETWORKS,
-    AccountState,
-    ConsentKind,
-    Pledge,
-    PledgeState,
-    SocialAccount,
-)
+from supporters.models import AccountState, ConsentKind, SocialAccount
 from supporters.posting import deliver_post, length_problem
 from supporters.services import log_consent
+from waves.models import PLEDGE, PLEDGE_NETWORKS, Pledge, PledgeState
 
 logger = logging.getLogger(__name__)
-PLEDGE = "pledge"  # the outbox kind
+
 SIMILAR = 0.6  # word-pair overlap at or above which two texts count as the same message
 RELEASE_BATCH = 500
 _WORD = re.compile(r"(?:https?://\S+|[@#]\S+)|(\w+)", re.UNICODE)

@@ -17,15 +17,16 @@ from sqlalchemy import select
 
 import mail
 from campaign.models import Campaign, Wave, WaveStatus
-from campaign.waves import assigned_targets, wave_target_ids
+from campaign.offer import wave_target_ids
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
 from extensions import db
 from recipients.models import Recipient
 from scheduler.models import Delivery
-from supporters.models import Reminder, Subscription, SubscriptionState
-from supporters.optin import send_to, unsubscribe_url
 from urls import public_url
+from waves.models import Reminder, Subscription, SubscriptionState
+from waves.optin import send_to, unsubscribe_url
+from waves.services import assigned_targets
 
 PAUSED_RETRY = timedelta(minutes=1)
 _cache_lock = threading.Lock()
@@ -82,7 +83,7 @@ def send_test_reminder(wave: Wave, *, to: str, language: str, now: datetime) -> 
     message = mail.compose(
         to=to,
         subject=subject,
-        template="campaign/email/reminder",
+        template="waves/email/reminder",
         language=language,
         key=f"reminder-test-{wave.id}-{int(now.timestamp())}",
         campaign=campaign,
@@ -121,7 +122,7 @@ def deliver_reminder(delivery: Delivery, now: datetime) -> PostResult:
     message = mail.compose(
         to=subscription.email,
         subject=subject,
-        template="campaign/email/reminder",
+        template="waves/email/reminder",
         language=subscription.language,
         key=delivery.idempotency_key,
         unsubscribe_url=unsubscribe_url(subscription),

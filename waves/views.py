@@ -12,31 +12,23 @@ from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
 from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, CampaignStatus, Wave, WaveStatus
-from campaign.reminders import send_test_reminder
-from campaign.wave_changes import preview_change
-from campaign.wave_forms import WaveForm
-from campaign.wave_stats import wave_progress
-from campaign.waves import (
-    WaveError,
-    campaign_values,
-    cancel_wave,
-    pause_wave,
-    resume_wave,
-    schedule_wave,
-    to_local,
-    to_utc,
-    wave_criteria,
-    wave_target_ids,
-    waves_of,
-)
+from campaign.offer import wave_target_ids
 from channels import Network
 from channels.errors import ChannelError
 from database import utcnow
 from extensions import db
+from i18n import to_local, to_utc
 from recipients.labels import role_label
 from recipients.models import TargetRole
 from recipients.places import department_label, group_label
 from recipients.services import TargetFilter
+from waves.changes import preview_change
+from waves.forms import WaveForm
+from waves.life import cancel_wave, pause_wave, resume_wave
+from waves.reminders import send_test_reminder
+from waves.services import WaveError, schedule_wave, waves_of
+from waves.stats import wave_progress
+from waves.targets import campaign_values, wave_criteria
 
 bp = Blueprint("campaign_waves", __name__, url_prefix="/admin/campaigns/<int:campaign_id>/waves")
 
@@ -52,7 +44,7 @@ def index(campaign_id: int) -> str:
     waves = waves_of(campaign)
     now = utcnow()
     return render_template(
-        "campaign/waves.html",
+        "waves/waves.html",
         campaign=campaign,
         waves=waves,
         timeline=_timeline(waves),
@@ -140,7 +132,7 @@ def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
         if running and wave is not None and request.form.get("confirmed") != "1":
             change = preview_change(campaign, wave, **values)  # type: ignore[arg-type]
             return render_template(
-                "campaign/wave_form.html",
+                "waves/wave_form.html",
                 campaign=campaign,
                 wave=wave,
                 form=form,
@@ -173,7 +165,7 @@ def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
             )
             return redirect(url_for(".index", campaign_id=campaign.id))
     return render_template(
-        "campaign/wave_form.html", campaign=campaign, wave=wave, form=form, zone=_zone(), running=running
+        "waves/wave_form.html", campaign=campaign, wave=wave, form=form, zone=_zone(), running=running
     )
 
 
@@ -227,7 +219,7 @@ def live(campaign_id: int, wave_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     wave = wave_or_404(campaign, wave_id)
     return render_template(
-        "campaign/wave_live.html",
+        "waves/wave_live.html",
         campaign=campaign,
         wave=wave,
         progress=wave_progress(wave, utcnow()),

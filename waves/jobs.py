@@ -14,16 +14,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 
 from campaign.models import Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
-from campaign.waves import ASSIGNED_PER_REMINDER, close_wave
 from channels import Network
 from database import changed
 from extensions import db
-from scheduler import outbox
 from scheduler.models import Delivery
-from supporters.models import Pledge, PledgeState, Reminder, Subscription, SubscriptionState
+from waves.life import close_wave
+from waves.models import REMINDER, Reminder, Subscription, SubscriptionState
+from waves.pledges import schedule_releases
+from waves.services import ASSIGNED_PER_REMINDER
 
 logger = logging.getLogger(__name__)
-REMINDER = "reminder"  # the outbox kind
+
 REMINDER_BATCH = 5000
 
 
@@ -50,8 +51,6 @@ def open_due_waves(now: datetime) -> int:
             )
         )
         if moved:  # a second scheduler sees 0 and skips
-            from campaign.pledges import schedule_releases
-
             schedule_releases(db.session.get_one(Wave, wave_id), now)
             opened += 1
             logger.info("wave %s opened", wave_id)
@@ -76,23 +75,6 @@ def close_due_waves(now: datetime) -> int:
 def tick_waves(now: datetime) -> int:
     """The scheduler's job: close what ended, then open what starts."""
     return close_due_waves(now) + open_due_waves(now)
-
-
-def wind_down(wave: Wave, reason: str, now: datetime) -> None:
-    """What a closing or cancelled wave leaves: pledges not released and reminders not sent are cancelled."""
-    db.session.execute(
-        update(Pledge)
-        .where(Pledge.wave_id == wave.id, Pledge.state == PledgeState.PLEDGED)
-        .values(state=PledgeState.CANCELLED, reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    reminders = select(Reminder.id).where(Reminder.wave_id == wave.id)
-    outbox.cancel_refs(REMINDER, reminders, reason, now)
-    if wave.status is WaveStatus.CANCELLED:
-        released = select(Pledge.id).where(Pledge.wave_id == wave.id, Pledge.state == PledgeState.RELEASED)
-        from campaign.pledges import PLEDGE
-
-        outbox.cancel_refs(PLEDGE, released, reason, now)
 
 
 def reminder_slot(wave: Wave, seq: int, targets: int, now: datetime) -> datetime:

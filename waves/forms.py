@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateTimeLocalField,
-    EmailField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -17,10 +15,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from campaign.forms import MultiCheckboxField
-from campaign.waves import DEFAULT_CAP, MAX_CAP
 from proof import ProofField
 from recipients.forms import MultiFilterField
-from supporters.models import PLEDGE_NETWORKS
+from waves.models import PLEDGE_NETWORKS
+from waves.services import DEFAULT_CAP, MAX_CAP
 
 DATETIME = "%Y-%m-%dT%H:%M"
 
@@ -68,9 +66,3 @@ class PledgeForm(FlaskForm):
     def validate_network(self, field: SelectField) -> None:
         if field.data not in PLEDGE_NETWORKS:
             raise ValidationError(_l("Pledged posts go out on Bluesky and Mastodon only, never on X."))
-
-
-class SubscribeForm(FlaskForm):
-    email = EmailField(_l("Your e-mail"), validators=[DataRequired(_l("Give your e-mail address.")), Length(max=320)])
-    share = BooleanField(_l("The organisers may also write to me about this campaign (they will see my address)"))
-    altcha = ProofField()

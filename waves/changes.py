@@ -11,10 +11,11 @@ from sqlalchemy import func, select, update
 
 from campaign.labels import WAVE_CHANGED
 from campaign.models import Campaign, Variant, Wave
-from campaign.waves import matching_target_ids, usable_message_ids, wave_target_ids
+from campaign.offer import wave_target_ids
 from channels import Network
 from extensions import db
-from supporters.models import Pledge, PledgeState, Reminder
+from waves.models import Pledge, PledgeState, Reminder
+from waves.targets import matching_target_ids, usable_message_ids
 
 
 @dataclass(frozen=True)

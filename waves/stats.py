@@ -13,12 +13,12 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
 from campaign.models import Action, Wave, WaveTarget
-from campaign.wave_jobs import REMINDER
-from campaign.waves import to_local
 from extensions import db
+from i18n import to_local
 from recipients.models import Recipient
 from scheduler.models import Delivery, DeliveryState
-from supporters.models import Pledge, PledgeState, Reminder
+from waves.jobs import REMINDER
+from waves.models import Pledge, PledgeState, Reminder
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from campaign.demo import DEMO_PASSWORD_NOTE, seed_demo
+from demo.seed import DEMO_PASSWORD_NOTE, seed_demo
 from extensions import db
 
 demo_cli = AppGroup("demo", help="The demo campaign.")

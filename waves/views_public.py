@@ -7,16 +7,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from campaign.forms import ConfirmForm
+from campaign.forms import ConfirmForm, SubscribeForm
 from campaign.models import Campaign, CampaignStatus, CampaignTarget, Variant, Wave, WaveStatus
-from campaign.pledges import PledgeRefused, make_pledge, withdraw_pledge
-from campaign.reminders import reminder_from_token, reminder_targets
+from campaign.offer import next_wave, open_wave, wave_target_ids
 from campaign.rendering import RenderError
 from campaign.targets import active_variants, pick_target, reachable, target_context, variant_text
 from campaign.views_posting import describe
 from campaign.views_public import published_or_404
-from campaign.wave_forms import PledgeForm, SubscribeForm
-from campaign.waves import next_wave, open_wave, wave_target_ids
 from channels import Network
 from clients import hashed_client
 from database import parse_id, utcnow
@@ -24,9 +21,13 @@ from extensions import db
 from scheduler.dispatch import notify
 from scheduler.models import Delivery
 from supporters.identity import current_supporter_id
-from supporters.models import PLEDGE_NETWORKS, Pledge, PledgeState, SocialAccount
-from supporters.optin import OptInError, queue_confirmation, subscribe, subscribe_allowed
+from supporters.models import SocialAccount
 from supporters.services import accounts_of
+from waves.forms import PledgeForm
+from waves.models import PLEDGE_NETWORKS, Pledge, PledgeState
+from waves.optin import OptInError, queue_confirmation, subscribe, subscribe_allowed
+from waves.pledges import PledgeRefused, make_pledge, withdraw_pledge
+from waves.reminders import reminder_from_token, reminder_targets
 
 bp = Blueprint("campaign_waves_public", __name__)
 
@@ -68,7 +69,7 @@ def subscribe_to_waves(slug: str) -> Response | str:
         now = utcnow()
         if not subscribe_allowed(campaign.id, form.email.data or "", hashed_client()):
             form.email.errors = [_("Too many requests for this address or from your connection. Try again tomorrow.")]
-            return render_template("campaign/subscribe.html", campaign=campaign, form=form), 429  # type: ignore[return-value]
+            return render_template("waves/subscribe.html", campaign=campaign, form=form), 429  # type: ignore[return-value]
         try:
             subscription = subscribe(
                 campaign.id, form.email.data or "", language=campaign.language, now=now, share=bool(form.share.data)
@@ -83,7 +84,7 @@ def subscribe_to_waves(slug: str) -> Response | str:
             remember_subscribed(campaign.id)
             flash(_("Check your inbox: follow the link in our e-mail to confirm."), "success")
             return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
-    return render_template("campaign/subscribe.html", campaign=campaign, form=form), 400  # type: ignore[return-value]
+    return render_template("waves/subscribe.html", campaign=campaign, form=form), 400  # type: ignore[return-value]
 
 
 def _pledge_wave(campaign: Campaign) -> Wave | None:
@@ -176,7 +177,7 @@ def pledge(slug: str) -> Response | str:
         form.text.data, form.variant_id.data = text, str(variant.id) if variant else ""
         form.network.data, form.recipient_id.data = network.value, str(target.recipient_id)
     return render_template(
-        "campaign/pledge.html", campaign=campaign, wave=wave, form=form, accounts=accounts, target=target
+        "waves/pledge.html", campaign=campaign, wave=wave, form=form, accounts=accounts, target=target
     ), status  # type: ignore[return-value]
 
 
@@ -198,7 +199,7 @@ def pledges(slug: str) -> str:
     )
     described = {pledge.id: describe(delivery)[0] for pledge, _wave, delivery in rows if delivery is not None}
     return render_template(
-        "campaign/pledges.html", campaign=campaign, rows=rows, described=described, confirm=ConfirmForm()
+        "waves/pledges.html", campaign=campaign, rows=rows, described=described, confirm=ConfirmForm()
     )
 
 

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import select
 
 import mail
+from campaign.models import Campaign
 from channels import Network
 from channels.api import PostResult
 from channels.email import normalise_handle
@@ -25,10 +26,9 @@ from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
 from security import allow
-from supporters.models import Subscription, SubscriptionState
 from urls import public_url
+from waves.models import CONFIRM, Subscription, SubscriptionState
 
-CONFIRM = "confirm_subscription"  # the outbox kind
 CONFIRM_MAX_AGE = timedelta(days=7)
 RESEND_AFTER = timedelta(minutes=10)  # asking again sooner sends no second e-mail
 SUBSCRIBE_LIMIT_CLIENT = "5 per hour;20 per day"
@@ -175,15 +175,13 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
     subscription = db.session.get(Subscription, delivery.ref_id)
     if subscription is None or subscription.state is not SubscriptionState.PENDING:
         raise ChannelError(ErrorKind.REJECTED, "nothing to confirm any more")
-    from campaign.models import Campaign
-
     campaign = db.session.get_one(Campaign, subscription.campaign_id)
     with force_locale(subscription.language):
         subject = _("Confirm your address to hear of the waves of %(title)s", title=campaign.title)
     message = mail.compose(
         to=subscription.email,
         subject=subject,
-        template="supporters/email/confirm",
+        template="waves/email/confirm",
         language=subscription.language,
         key=delivery.idempotency_key,
         campaign=campaign,
