@@ -55,5 +55,7 @@ def test_channels_know_nothing_of_the_database_or_flask() -> None:
 
 
 def test_no_package_imports_the_factory() -> None:
-    found = [str(p.relative_to(ROOT)) for package in FLOOR for p in (ROOT / package).rglob("*.py") if "app" in imported(p)]
+    found = [
+        str(p.relative_to(ROOT)) for package in FLOOR for p in (ROOT / package).rglob("*.py") if "app" in imported(p)
+    ]
     assert not found
