@@ -128,7 +128,7 @@ def register_commands(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
     from analytics import engagement
-    from campaign import tallies
+    from campaign import fold, tallies
     from campaign.confirm import confirm_link_posts
     from scheduler import JobRegistry
     from scheduler.jobs import tick_outbox
@@ -140,6 +140,7 @@ def register_jobs(app: Flask) -> None:
 
     jobs = app.extensions["porte_voix_jobs"] = JobRegistry()
     jobs.register("outbox", tick_outbox, every_seconds=2)
+    jobs.register("tallies", fold.fold_tallies, every_seconds=1)
     jobs.register("confirm_link_posts", confirm_link_posts, every_seconds=60)
     jobs.register("refresh_followers", posting.refresh_followers, every_seconds=3600)
     jobs.register("waves", wave_jobs.tick_waves, every_seconds=5)

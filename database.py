@@ -142,6 +142,14 @@ def changed(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def dialect_insert(session: Any, model: Any) -> Any:
+    """An INSERT that knows `ON CONFLICT` (SQLite's or PostgreSQL's, by the session's database)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    build = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    return build(model)
+
+
 def upsert(
     session: Any,
     model: Any,
@@ -158,12 +166,8 @@ def upsert(
     writers each add their own: no read-modify-write race. Without increments or sets, an existing
     row is left as it is. With `returning` (a column), returns its value in the row as written.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
     increments = increments or {}
-    dialect = session.get_bind().dialect.name
-    build = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    statement = build(model).values(**keys, **(values or {}), **increments)
+    statement = dialect_insert(session, model).values(**keys, **(values or {}), **increments)
     table = model.__table__
     updates = {name: table.c[name] + amount for name, amount in increments.items()} | (sets or {})
     if updates:

@@ -23,9 +23,11 @@ from analytics.exports import SUBSCRIBER_HEADER, as_dict, consenting_subscribers
 from analytics.figures import Scope, figures
 from analytics.labels import mode_label, problem_label
 from analytics.overview import overview
-from campaign.actions import total_actions
+from campaign.actions import counted_actions
+from campaign.fold import freshness
 from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, Wave
+from database import utcnow
 
 bp = Blueprint("analytics", __name__, url_prefix="/admin")
 
@@ -69,7 +71,7 @@ def _sort() -> tuple[str, bool]:
 def organisation() -> str:
     found = overview(current_organisation_id())
     chart = charts.bars((line.title, line.actions) for line in found.campaigns)
-    return render_template("analytics/overview.html", overview=found, chart=chart)
+    return render_template("analytics/overview.html", overview=found, chart=chart, freshness=freshness(utcnow()))
 
 
 def _dashboard(campaign: Campaign, wave: Wave | None) -> str:
@@ -79,7 +81,7 @@ def _dashboard(campaign: Campaign, wave: Wave | None) -> str:
     found = figures(scope)
     cover = coverage(scope, sort=sort, descending=descending)
     funnel = found.funnel
-    behind = wave is None and total_actions(campaign) != sum(c.actions for c in found.by_mode) and not scope.has_range
+    behind = wave is None and counted_actions(campaign) != sum(c.actions for c in found.by_mode) and not scope.has_range
     return render_template(
         "analytics/dashboard.html",
         campaign=campaign,
@@ -88,6 +90,7 @@ def _dashboard(campaign: Campaign, wave: Wave | None) -> str:
         figures=found,
         coverage=cover,
         behind=behind,
+        freshness=freshness(utcnow()),
         sort=sort,
         descending=descending,
         mode_label=mode_label,

@@ -1,17 +1,24 @@
 """Supporter page and click endpoint under load, against a bare Flask hello-world measured in the same run.
 
-    .venv/bin/python bench/supporter_page.py [--seconds 10] [--connections 64] [--runs 3]
+    .venv/bin/python bench/supporter_page.py [--seconds 10] [--connections 64] [--runs 3] [--rate 280]
 
 Each app is served by gunicorn (the same workers and threads for all) and loaded by wrk from a second
-process at 64 connections. The database holds 577 targets and 200,000 earlier actions. SQLite always;
-PostgreSQL too when it answers on 127.0.0.1:5432 (a database of the run's own, dropped after).
-Each load runs --runs times; prints the best requests/s with the range of the runs, p50/p95/p99 of the
-best run, the ratio to hello-world's best, and the load average before and after. Needs `wrk` (apt-get install wrk).
+process at 64 connections. The database holds 577 targets and 200,000 earlier actions (folded before the
+load, as the job does). SQLite always; PostgreSQL too when it answers on 127.0.0.1:5432 (a database of
+the run's own, dropped after). Hello-world is measured before and after the apps; the ratios are to the
+lower of the two. For each database, without and then with an open wave over every target: the page to
+new visitors, the page with half the visitors returning (cookies), new visitors loading the page then
+clicking its link (every click counted, spread over the targets), one link replayed (refused), and an
+open loop at --rate visitors a second (latency from when each was due). Each wrk load runs --runs times:
+the best requests/s with the range of the runs, p50/p95/p99 of the best run, and the load average before
+and after. Needs `wrk` (apt-get install wrk).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import http.client
 import json
 import os
 import random
@@ -21,11 +28,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,10 +69,16 @@ def seed(database_uri: str) -> str:
     from sqlalchemy import insert, update
 
     from app import create_app
+
+    try:
+        from campaign.fold import fold_tallies
+    except ImportError:
+        fold_tallies = None
     from campaign.models import Action, Campaign, CampaignStatus, CampaignTarget
     from campaign.services import change_status, save_campaign, save_message
     from campaign.targets import active_variants
     from channels import Network
+    from database import utcnow
     from extensions import db
     from tests.conftest import recipient
 
@@ -100,40 +116,81 @@ def seed(database_uri: str) -> str:
         targets = [t for t in db.session.scalars(db.select(CampaignTarget.recipient_id))]
         variants = [v.id for v in active_variants(campaign)]
         networks = list(Network)
-        counts: Counter[int] = Counter()
+        now = utcnow()
+        all_rows: list[dict[str, Any]] = []
         for start in range(0, ACTIONS, 20_000):
             rows = []
-            for _ in range(min(20_000, ACTIONS - start)):
-                target = rng.choice(targets)
-                counts[target] += 1
+            for n in range(min(20_000, ACTIONS - start)):  # five days of history, in id order
                 rows.append(
                     {
                         "campaign_id": campaign.id,
-                        "recipient_id": target,
+                        "recipient_id": rng.choice(targets),
                         "variant_id": rng.choice(variants),
                         "network": rng.choice(networks),
                         "visitor_id": f"{rng.getrandbits(64):016x}",
                         "text": "Bench text",
                         "mode": "link",
+                        "created_at": now - timedelta(days=5) * (1 - (start + n) / ACTIONS),
                     }
                 )
             db.session.execute(insert(Action), rows)
-        for target, count in counts.items():
-            db.session.execute(
-                update(CampaignTarget)
-                .where(CampaignTarget.campaign_id == campaign.id, CampaignTarget.recipient_id == target)
-                .values(action_count=count)
-            )
+            all_rows += rows
         db.session.commit()
+        started = time.perf_counter()
+        if fold_tallies is None:  # a tree from before the fold (measuring "before"): the counts set directly
+            for target, count in Counter(row["recipient_id"] for row in all_rows).items():
+                db.session.execute(
+                    update(CampaignTarget)
+                    .where(CampaignTarget.campaign_id == campaign.id, CampaignTarget.recipient_id == target)
+                    .values(action_count=count)
+                )
+            db.session.commit()
+        else:
+            folded = fold_tallies(now)
+            print(f"fold of the history: {folded:,} actions in {time.perf_counter() - started:.1f} s", flush=True)
         slug = campaign.slug
         db.engine.dispose()
     return slug
 
 
+def open_wave(database_uri: str) -> None:
+    """Open a wave over every target, its cap out of reach (the cap's reads are measured, not its refusals)."""
+    from app import create_app
+    from campaign.models import Campaign
+    from channels import Network
+    from database import utcnow
+    from extensions import db
+    from waves.jobs import open_due_waves
+    from waves.services import MAX_CAP, schedule_wave
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
+    with app.app_context():
+        campaign = db.session.scalars(db.select(Campaign)).one()
+        now = utcnow()
+        schedule_wave(
+            campaign,
+            title="Bench wave",
+            opens_at=now,
+            closes_at=now + timedelta(hours=6),
+            message_ids=[m.id for m in campaign.messages],
+            networks=[Network.X, Network.BLUESKY, Network.MASTODON],
+            criteria={},
+            cap_per_hour=MAX_CAP,
+            now=now,
+        )
+        db.session.commit()
+        assert open_due_waves(now + timedelta(seconds=1)) == 1
+        db.engine.dispose()
+
+
 def serve(app_spec: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn on a free port; the app in embedded mode (its scheduler folds the tallies every second)."""
+    extra = ["--config", "scheduler/gunicorn_embedded.py"] if app_spec.startswith("app:") else []
     port = free_port()
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}", app_spec], cwd=ROOT, env=env
+        [str(ROOT / ".venv/bin/gunicorn"), *GUNICORN, *extra, "--bind", f"127.0.0.1:{port}", app_spec],
+        cwd=ROOT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -146,13 +203,29 @@ def serve(app_spec: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], 
     raise RuntimeError(f"{app_spec} did not start")
 
 
-def load(name: str, url: str, seconds: int, connections: int, cookie: str = "") -> Result:
+def load(
+    name: str,
+    url: str,
+    seconds: int,
+    connections: int,
+    cookie: str = "",
+    *,
+    page: str = "",
+    mode: str = "",
+    returning: int = 0,
+) -> Result:
+    """wrk at `connections` for `seconds`: the URL as is, or supporters as `bench/visitors.lua` plays them."""
     headers = ["-H", f"Cookie: {cookie}"] if cookie else []
+    script, env = "bench/wrk_report.lua", dict(os.environ)
+    if mode:
+        script = "bench/visitors.lua"
+        env.update(PAGE=page, MODE=mode, RETURNING=str(returning))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", *headers, "-s", str(ROOT / "bench/wrk_report.lua"), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", *headers, "-s", str(ROOT / script), url],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     data = json.loads(out.strip().splitlines()[-1])
     return Result(
@@ -165,38 +238,126 @@ def load(name: str, url: str, seconds: int, connections: int, cookie: str = "") 
     )
 
 
-def best_of(runs: int, name: str, url: str, seconds: int, connections: int, cookie: str = "") -> Result:
+def best_of(runs: int, name: str, url: str, seconds: int, connections: int, cookie: str = "", **how: Any) -> Result:
     """The same load `runs` times: the best run, with the slowest run's rate kept for the range."""
-    results = [load(name, url, seconds, connections, cookie) for _ in range(runs)]
+    results = [load(name, url, seconds, connections, cookie, **how) for _ in range(runs)]
     best = max(results, key=lambda result: result.rps)
     best.low = min(result.rps for result in results)
     best.errors = sum(result.errors for result in results)
     return best
 
 
-def bench_app(label: str, database_uri: str, seconds: int, connections: int, runs: int) -> list[Result]:
+def open_loop(name: str, base: str, page: str, rate: float, seconds: int, threads: int = 64) -> Result:
+    """New visitors arriving at a fixed `rate` a second, each loading the page and clicking its link: the
+    latency of each click is measured from when it was due, so a slow server cannot slow the arrivals down
+    and hide its queue (no coordinated omission). Python's own client, `threads` connections."""
+    host, port = base.removeprefix("http://").split(":")
+    due = [i / rate for i in range(int(rate * seconds))]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    next_slot = [0]
+    t0 = time.perf_counter() + 0.5
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        while True:
+            with lock:
+                slot = next_slot[0]
+                next_slot[0] += 1
+            if slot >= len(due):
+                return
+            wait = t0 + due[slot] - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                connection.request("GET", page)
+                response = connection.getresponse()
+                body = response.read().decode()
+                cookie = (response.getheader("Set-Cookie") or "").split(";", 1)[0]
+                link = re.search(r'href="(/c/[^"]+/send/x/[^"]+)"', body)
+                if response.status != 200 or not link:
+                    raise RuntimeError(f"page: {response.status}")
+                connection.request("GET", html.unescape(link.group(1)), headers={"Cookie": cookie})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 303:
+                    raise RuntimeError(f"click: {response.status}")
+            except (OSError, RuntimeError, http.client.HTTPException):
+                with lock:
+                    errors[0] += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, int(port), timeout=30)
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - (t0 + due[slot]))
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+
+    def at(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+
+    result = Result(name, len(latencies) / elapsed, at(0.50), at(0.95), at(0.99), errors[0])
+    result.low = result.rps
+    return result
+
+
+def bench_app(label: str, database_uri: str, seconds: int, connections: int, runs: int, rate: float) -> list[Result]:
     import requests
 
     slug = seed(database_uri)
     env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
     # Every throttle runs and counts, none refuses: wrk is one client, where the public is many.
     env.update(RATELIMIT_DEFAULT=UNLIMITED, CLICK_LIMIT=UNLIMITED, VISIT_LIMIT=UNLIMITED)
-    process, url = serve("app:create_app()", env)
-    try:
-        page = requests.get(f"{url}/c/{slug}", timeout=10)
-        page.raise_for_status()
-        cookie = "; ".join(f"{name}={value}" for name, value in page.cookies.items())
-        click = re.search(r'href="(/c/[^"]+/send/x/[^"]+)"', page.text)
-        assert click, "no send link on the campaign page"
-        load(f"warm-up {label}", f"{url}/c/{slug}", 2, connections)
-        return [
-            best_of(runs, f"campaign page ({label})", f"{url}/c/{slug}", seconds, connections),
-            # The same visit clicking again and again: counted once, then checked and refused each time.
-            best_of(runs, f"click endpoint ({label})", f"{url}{click.group(1)}", seconds, connections, cookie),
-        ]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    results = []
+    for wave in (False, True):
+        if wave:
+            open_wave(database_uri)
+        name = f"{label}{', wave open' if wave else ''}"
+        process, url = serve("app:create_app()", env)
+        try:
+            page_path = f"/c/{slug}"
+            page = requests.get(url + page_path, timeout=10)
+            page.raise_for_status()
+            cookie = "; ".join(f"{key}={value}" for key, value in page.cookies.items())
+            click = re.search(r'href="(/c/[^"]+/send/x/[^"]+)"', page.text)
+            assert click, "no send link on the campaign page"
+            load(f"warm-up {label}", url + page_path, 2, connections)
+            results += [
+                best_of(runs, f"page, new visitors ({name})", url + page_path, seconds, connections),
+                best_of(
+                    runs,
+                    f"page, half returning ({name})",
+                    url,
+                    seconds,
+                    connections,
+                    page=page_path,
+                    mode="visits",
+                    returning=50,
+                ),
+                # A new visitor's page, then its click: every click is counted, spread over the targets.
+                best_of(runs, f"page + click ({name})", url, seconds, connections, page=page_path, mode="clicks"),
+                # The same visit clicking again and again: counted once, then checked and refused each time.
+                best_of(
+                    runs,
+                    f"click replayed ({name})",
+                    f"{url}{html.unescape(click.group(1))}",
+                    seconds,
+                    connections,
+                    cookie,
+                ),
+                open_loop(f"open loop {rate:.0f}/s page + click ({name})", url, page_path, rate, seconds),
+            ]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    return results
 
 
 def postgres_database() -> str | None:
@@ -220,47 +381,63 @@ def drop_postgres(name: str) -> None:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def hello_world(label: str, seconds: int, connections: int, runs: int) -> Result:
+    hello, hello_url = serve("bench.hello:app", dict(os.environ))
+    try:
+        load("warm-up hello", hello_url, 2, connections)
+        return best_of(runs, f"hello-world, {label}", hello_url, seconds, connections)
+    finally:
+        hello.terminate()
+        hello.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=280.0, help="open loop: visitors (and clicks) a second")
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="pv-bench-"))
-    hello, hello_url = serve("bench.hello:app", dict(os.environ))
-    try:
-        load("warm-up hello", hello_url, 2, args.connections)
-        baseline = best_of(args.runs, "hello-world", hello_url, args.seconds, args.connections)
-    finally:
-        hello.terminate()
-        hello.wait(timeout=10)
-    results = bench_app("SQLite", f"sqlite:///{tmp / 'bench.db'}", args.seconds, args.connections, args.runs)
-    pg = postgres_database()
+    how = (args.seconds, args.connections, args.runs)
+    before = hello_world("before", *how)
+    results = bench_app("SQLite", f"sqlite:///{tmp / 'bench.db'}", *how, args.rate)
+    pg = None if args.sqlite_only else postgres_database()
     if pg:
         try:
-            results += bench_app(
-                "PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + pg, args.seconds, args.connections, args.runs
-            )
+            results += bench_app("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + pg, *how, args.rate)
         finally:
             drop_postgres(pg)
-    else:
+    elif not args.sqlite_only:
         print("PostgreSQL not reachable at 127.0.0.1:5432: SQLite only")
+    after = hello_world("after", *how)
     shutil.rmtree(tmp, ignore_errors=True)
+    baseline = min(before, after, key=lambda result: result.rps)  # the lower: the ratios are not flattered
     print(
-        f"\n{TARGETS} targets, {ACTIONS:,} earlier actions; gunicorn {' '.join(GUNICORN)}; "
-        f"wrk -t2 -c{args.connections} -d{args.seconds}s, best of {args.runs}; {os.cpu_count()} cores; "
-        f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n"
+        f"\n{TARGETS} targets, {ACTIONS:,} earlier actions; gunicorn {' '.join(GUNICORN)} (embedded: the fold "
+        f"runs every second); wrk -t2 -c{args.connections} -d{args.seconds}s, best of {args.runs} with the range; "
+        f"open loop at {args.rate:.0f} visitors a second, each one page and one click, latency from when due; "
+        f"{os.cpu_count()} cores; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n"
     )
-    print(f"{'':34} {'req/s':>9} {'range':>13} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'× hello':>8}")
-    for result in [baseline, *results]:
+    width = max(len(result.name) for result in [before, *results])
+    print(
+        f"{'':{width}} {'req/s':>7} {'range':>11} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'× hello':>8}"
+    )
+    for result in [before, after, *results]:
         spread = f"{result.low:.0f}–{result.rps:.0f}"
         print(
-            f"{result.name:34} {result.rps:9.0f} {spread:>13} {result.p50_ms:8.1f} {result.p95_ms:8.1f} "
+            f"{result.name:{width}} {result.rps:7.0f} {spread:>11} {result.p50_ms:8.1f} {result.p95_ms:8.1f} "
             f"{result.p99_ms:8.1f} {result.errors:7d} {result.rps / baseline.rps:8.2f}"
         )
+    print(
+        "\n'page + click' counts both requests: clicks a second are half its rate. The open loop's rate is "
+        "completed visits (page and click); its latency is the pair's."
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from campaign import snapshot, versions
 from campaign.models import Campaign, CampaignStatus
 from campaign.targets import sync_targets
 from extensions import db
@@ -29,3 +30,5 @@ def resync_campaigns(_sender: Any, *, organisation_id: int) -> None:
 def init_app(app: Flask) -> None:
     # A weak reference would do for a module function; strong makes the intent plain.
     targets_changed.connect(resync_campaigns, weak=False)
+    versions.init_app()
+    snapshot.init_app(app)

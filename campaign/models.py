@@ -60,6 +60,8 @@ class Campaign(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
+    # Bumped by every change of what its supporters see (`campaign.versions`): the page's snapshot key.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     recipient_list: Mapped[RecipientList | None] = relationship()
     messages: Mapped[list[Message]] = relationship(

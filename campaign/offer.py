@@ -4,13 +4,15 @@ which wave an action counts for. Waves themselves (their life, reminders, pledge
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from campaign.models import Action, Campaign, Wave, WaveStatus, WaveTarget
+from campaign.fold import recent_counts as folded_recent_counts
+from campaign.models import Campaign, Wave, WaveStatus, WaveTarget
+from campaign.snapshot import PageWave, Snapshot
 from extensions import db
 
 CAP_WINDOW = timedelta(hours=1)
@@ -46,15 +48,9 @@ def wave_target_ids(wave: Wave) -> list[int]:
 
 
 def recent_counts(recipient_ids: Collection[int], now: datetime) -> dict[int, int]:
-    """Messages each target received in the last hour, across all campaigns (the cap's measure)."""
-    if not recipient_ids:
-        return {}
-    rows = db.session.execute(
-        select(Action.recipient_id, func.count())
-        .where(Action.recipient_id.in_(list(recipient_ids)), Action.created_at > now - CAP_WINDOW)
-        .group_by(Action.recipient_id)
-    ).tuples()
-    return {recipient_id: int(count) for recipient_id, count in rows}
+    """Messages each target received in the last hour, across all campaigns (the cap's measure), from the
+    per-minute tally the fold keeps."""
+    return folded_recent_counts(list(recipient_ids), now)
 
 
 def capped(wave: Wave, recipient_ids: Collection[int], now: datetime) -> set[int]:
@@ -68,7 +64,7 @@ class WaveOffer:
     first assigned target (from a reminder's link) still to write to.
     """
 
-    wave: Wave
+    wave: Wave | PageWave
     targets: list[int]
     capped: set[int]
     preferred: int | None
@@ -98,3 +94,20 @@ def wave_for_action(campaign: Campaign, recipient_id: int, now: datetime) -> int
     if wave is None or db.session.get(WaveTarget, (wave.id, recipient_id)) is None:
         return None
     return wave.id
+
+
+def snapshot_offer(
+    campaign: Snapshot,
+    now: datetime,
+    *,
+    seen: Collection[int],
+    assigned: Sequence[int],
+    capped: Callable[[PageWave, datetime], Collection[int]],
+) -> WaveOffer | None:
+    """`wave_offer` from a page snapshot, with the caps read through `capped` (a cache of the tally)."""
+    wave = campaign.open_wave(now)
+    if wave is None:
+        return None
+    full = set(capped(wave, now))
+    preferred = next((rid for rid in assigned if rid in wave.members and rid not in full and rid not in seen), None)
+    return WaveOffer(wave, list(wave.targets), full, preferred)

@@ -152,53 +152,6 @@ def _waves(wave_id: int | None) -> list[int]:
     return [CAMPAIGN_WIDE, wave_id] if wave_id else [CAMPAIGN_WIDE]
 
 
-def count_action(action: Action) -> None:
-    """Count a new action everywhere it counts. Flushes nothing: the caller's transaction carries it."""
-    upsert(db.session, ActionTally, _action_keys(action), increments={"actions": 1})
-    day = local_day(action.created_at)
-    new_to_campaign = False
-    for wave_id in _waves(action.wave_id):
-        keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
-        upsert(db.session, TargetTally, {**keys, "recipient_id": action.recipient_id}, increments={"actions": 1})
-        is_new, came_back_after = _count_supporter(keys, action.visitor_id, action.created_at)
-        new_to_campaign = new_to_campaign or (is_new and wave_id == CAMPAIGN_WIDE)
-        if is_new:
-            first = int(new_to_campaign)
-            upsert(db.session, SupporterDay, {**keys, "day": day}, increments={"supporters": 1, "first_timers": first})
-        if came_back_after is not None:
-            upsert(db.session, SupporterDay, {**keys, "day": came_back_after}, increments={"came_back": 1})
-
-
-def _count_supporter(keys: dict[str, int], visitor_id: str, moment: datetime) -> tuple[bool, date | None]:
-    """Count an action in the supporter's row. Returns whether the row is new, and the supporter's first
-    day when this action makes them a returning supporter (their second day of writing).
-    """
-    mine = [SupporterTally.campaign_id == keys["campaign_id"], SupporterTally.wave_id == keys["wave_id"]]
-    before = select(SupporterTally.days, SupporterTally.last_day, SupporterTally.first_day).where(
-        *mine, SupporterTally.visitor_id == visitor_id
-    )
-    if db.session.get_bind().dialect.name != "sqlite":
-        before = before.with_for_update()  # SQLite: this transaction holds the database's write lock already
-    found = db.session.execute(before).first()
-    day = local_day(moment)
-    table = SupporterTally.__table__
-    actions = upsert(
-        db.session,
-        SupporterTally,
-        {**keys, "visitor_id": visitor_id},
-        values={"first_at": moment, "first_day": day, "last_day": day, "days": 1},
-        increments={"actions": 1},
-        sets={
-            "days": table.c.days + case((table.c.last_day < day, 1), else_=0),
-            "last_day": case((table.c.last_day < day, day), else_=table.c.last_day),
-        },
-        returning=table.c.actions,
-    )
-    if found is not None and found.days == 1 and found.last_day < day:
-        return actions == 1, found.first_day
-    return actions == 1, None
-
-
 def count_confirmed(
     action: Action, *, account_id: int | None = None, delivery_id: int | None = None, now: datetime | None = None
 ) -> None:
@@ -228,20 +181,6 @@ def count_confirmed(
         )
 
 
-def count_visit(
-    campaign_id: int, wave_id: int | None, now: datetime, *, visit: bool, shown: bool, refused: bool = False
-) -> None:
-    """A supporter page view (a new visit, a target shown, or both), or a click refused as abuse."""
-    if not (visit or shown or refused):
-        return
-    upsert(
-        db.session,
-        VisitTally,
-        {"campaign_id": campaign_id, "wave_id": wave_id or 0, "hour": hour_of(now)},
-        increments={"visits": int(visit), "shown": int(shown), "refused": int(refused)},
-    )
-
-
 def on_delivery_posted(delivery: Delivery, now: datetime) -> None:
     """The outbox's word that a post or pledge went out: count its action's post as confirmed."""
     action = db.session.scalars(select(Action).where(Action.delivery_id == delivery.id)).first()
@@ -256,13 +195,15 @@ def rebuild(campaign_id: int) -> None:
     """
     for model in (ActionTally, TargetTally, SupporterTally, SupporterDay, ReachTally):
         db.session.execute(delete(model).where(model.campaign_id == campaign_id))
+    # Only what the fold has counted: the actions above the mark join the tallies at the next fold.
+    upto = folded_upto_locked()
     posted = (Delivery.state == DeliveryState.POSTED) & (Action.mode != ActionMode.LINK)
     confirmed = func.sum(case((posted | Action.confirmed_at.is_not(None), 1), else_=0))
     base = (
         select()
         .select_from(Action)
         .outerjoin(Delivery, Delivery.id == Action.delivery_id)
-        .where(Action.campaign_id == campaign_id)
+        .where(Action.campaign_id == campaign_id, Action.id <= upto)
     )
     wave, hour, day = func.coalesce(Action.wave_id, 0), _utc_hour(), _local_day()
     variant = func.coalesce(Action.variant_id, 0)
@@ -382,3 +323,27 @@ def _aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ACTIONS = "actions"  # the mark's name
+
+
+class TallyMark(Model):
+    """How far the fold has counted: every action with an id at or below `last_id` is in the tallies."""
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(default=0)
+    folded_at: Mapped[datetime | None]
+
+
+def folded_upto() -> int:
+    """The mark: actions with a higher id are not counted yet."""
+    return int(db.session.scalar(select(TallyMark.last_id).where(TallyMark.name == ACTIONS)) or 0)
+
+
+def folded_upto_locked() -> int:
+    """The mark, locked until the transaction ends (PostgreSQL), so that no fold moves it meanwhile."""
+    query = select(TallyMark.last_id).where(TallyMark.name == ACTIONS)
+    if db.session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    return int(db.session.scalar(query) or 0)

@@ -10,8 +10,10 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
 
+from campaign.choice import rotate
 from campaign.models import Action, Campaign, CampaignTarget, Message, TargetChange, Variant
 from campaign.rendering import RenderError, TargetContext, render
+from campaign.tallies import folded_upto
 from channels import Network
 from extensions import db
 from recipients.labels import role_label
@@ -107,7 +109,8 @@ def sync_targets(campaign: Campaign, *, log: bool = False) -> int:
     if new:
         rows = db.session.execute(
             select(Action.recipient_id, func.count())
-            .where(Action.campaign_id == campaign.id, Action.recipient_id.in_(new))
+            # Folded actions only: the others join the count at the next fold.
+            .where(Action.campaign_id == campaign.id, Action.recipient_id.in_(new), Action.id <= folded_upto())
             .group_by(Action.recipient_id)
         ).tuples()
         counts = {recipient_id: count for recipient_id, count in rows}
@@ -195,12 +198,7 @@ def next_variant(variants: Sequence[Variant], target: CampaignTarget) -> Variant
 
     A target with no history starts at an offset of its own, so first messages spread over variants.
     """
-    if not variants:
-        return None
-    ids = [v.id for v in variants]
-    if target.last_variant_id in ids:
-        return variants[(ids.index(target.last_variant_id) + 1) % len(variants)]
-    return variants[target.recipient_id % len(variants)]
+    return rotate(variants, target.recipient_id, target.last_variant_id)
 
 
 def target_context(recipient: Recipient, language: str) -> TargetContext:

@@ -16,9 +16,9 @@ from werkzeug.wrappers import Response
 from campaign.actions import record_action
 from campaign.confirm import CONFIRMABLE
 from campaign.models import Action, ActionMode, Campaign
-from campaign.offer import wave_for_action
 from campaign.rendering import mentions
-from campaign.views_public import published_or_404, resolve_send_token, shown_text
+from campaign.snapshot import Snapshot
+from campaign.views_public import published_or_404, resolve_send_token, shown_text, snapshot_or_404
 from campaign.visit import Visit, visitor_id
 from channels import Network, check_length, mention, normalise_handle
 from database import utcnow
@@ -58,7 +58,7 @@ def _earlier(key: str) -> int | None:
 @bp.route("/c/<slug>/post/<network>/<token>", methods=["POST"])
 def post(slug: str, network: str, token: str) -> Response | tuple[str, int]:
     """Queue the text the supporter approved (edited or not) through their account: the only way a post starts."""
-    campaign = published_or_404(slug)
+    campaign = snapshot_or_404(slug)
     chosen = resolve_send_token(campaign, network, token)
     if isinstance(chosen, Response):
         return chosen
@@ -87,7 +87,7 @@ def post(slug: str, network: str, token: str) -> Response | tuple[str, int]:
         text=text,
         mode=ActionMode.API,
         delivery_id=delivery.id,
-        wave_id=wave_for_action(campaign, chosen.recipient.id, utcnow()),
+        wave_id=campaign.wave_for_action(chosen.recipient.id, utcnow()),
     )
     db.session.commit()
     notify(current_app._get_current_object(), delivery.id)  # type: ignore[attr-defined]
@@ -96,7 +96,7 @@ def post(slug: str, network: str, token: str) -> Response | tuple[str, int]:
     return redirect(url_for(".status", slug=campaign.slug, delivery_id=delivery.id), code=303)
 
 
-def _refused(campaign: Campaign, network: Network, handle: str, text: str, problem: str, action: str) -> str:
+def _refused(campaign: Campaign | Snapshot, network: Network, handle: str, text: str, problem: str, action: str) -> str:
     if problem == "reconnect":
         error = _(
             "%(network)s no longer accepts the connection: reconnect your account, then send again.",

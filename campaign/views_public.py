@@ -11,31 +11,24 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 from werkzeug.wrappers import Response
 
 from campaign.actions import record_action, total_actions
+from campaign.choice import Miss, choose_target, rotate
 from campaign.confirm import CONFIRMABLE
+from campaign.fold import count_visit
 from campaign.forms import ConfirmForm, SubscribeForm
-from campaign.models import Action, ActionMode, Campaign, CampaignSlug, CampaignStatus, CampaignTarget, Message, Variant
-from campaign.offer import next_wave, wave_for_action, wave_offer
-from campaign.rendering import RenderError
-from campaign.tallies import count_visit
-from campaign.targets import (
-    active_variants,
-    email_subject,
-    next_variant,
-    pick_target,
-    target_context,
-    variant_text,
-)
+from campaign.models import Action, ActionMode, Campaign, CampaignSlug, CampaignStatus
+from campaign.offer import snapshot_offer
+from campaign.snapshot import PageTarget, PageVariant, Snapshot, page_cache
 from campaign.visit import Visit, visitor_id
 from channels import Network, check_length, compose_url
 from channels.mastodon import normalise_instance
 from clients import hashed_client
 from database import utcnow
 from extensions import db
-from recipients.models import PostcodeArea, Recipient, TargetRole
+from recipients.models import Recipient
 from recipients.postcodes import constituencies_for, normalise_postcode
 from security import allow
 from supporters.identity import current_supporter_id
@@ -74,20 +67,40 @@ def _moved(old: str, new: str) -> Response:
     return redirect(location, code=301 if request.method in ("GET", "HEAD") else 308)
 
 
+def _visible_or_404(status: CampaignStatus, organisation_id: int) -> None:
+    """A draft only for its own organisation's staff (a preview), 404 for anyone else."""
+    if status is CampaignStatus.DRAFT and not (
+        current_user.is_authenticated and current_user.organisation_id == organisation_id
+    ):
+        abort(404)
+
+
 def published_or_404(slug: str) -> Campaign:
-    """The campaign; a draft only for its own organisation's staff (a preview), 404 for anyone else."""
+    """The campaign; a draft only for its own staff; a former address moves to the current one; else 404."""
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
     if campaign is None:
         former = db.session.get(CampaignSlug, slug)
         if former is None:
             abort(404)
         abort(_moved(slug, db.session.get_one(Campaign, former.campaign_id).slug))
-    if campaign.status is CampaignStatus.DRAFT and not (
-        current_user.is_authenticated and current_user.organisation_id == campaign.organisation_id
-    ):
-        abort(404)
+    _visible_or_404(campaign.status, campaign.organisation_id)
     g.page_language = campaign.language
     return campaign
+
+
+def snapshot_or_404(slug: str) -> Snapshot:
+    """The campaign as its supporters see it, from memory: one indexed row read to check its version."""
+    row = db.session.execute(
+        select(Campaign.id, Campaign.version, Campaign.status, Campaign.organisation_id, Campaign.language).where(
+            Campaign.slug == slug
+        )
+    ).first()
+    if row is None:
+        published_or_404(slug)  # a former address, or nothing
+        abort(404)
+    _visible_or_404(row.status, row.organisation_id)
+    g.page_language = row.language
+    return page_cache().snapshot(row.id, row.version, utcnow())
 
 
 @bp.route("/")
@@ -98,60 +111,27 @@ def home() -> str:
     return render_template("campaign/home.html", campaigns=campaigns)
 
 
-def _postcode_mode(campaign: Campaign) -> bool:
-    """Ask for a postcode when the map is loaded and the campaign aims at deputies with constituencies (one query).
-
-    The map leads to deputies' constituencies: senators or ministers carrying codes do not count.
-    """
-    with_constituency = (
-        select(CampaignTarget.recipient_id)
-        .join(Recipient, Recipient.id == CampaignTarget.recipient_id)
-        .where(
-            CampaignTarget.campaign_id == campaign.id,
-            Recipient.role == TargetRole.DEPUTY,
-            Recipient.constituency_code != "",
-        )
-    )
-    has_map = exists(select(PostcodeArea.postcode).where(PostcodeArea.organisation_id == campaign.organisation_id))
-    return bool(db.session.scalar(select(and_(has_map, exists(with_constituency)))))
-
-
-def _assigned(campaign: Campaign) -> list[int]:
-    """The targets a reminder's link assigned to this visitor (see `views_waves_public.reminder_link`)."""
-    assigned = (session.get("assigned") or {}).get(str(campaign.id)) or []
+def _assigned(campaign_id: int) -> list[int]:
+    """The targets a reminder's link assigned to this visitor (see `waves.views_public.reminder_link`)."""
+    assigned = (session.get("assigned") or {}).get(str(campaign_id)) or []
     return [rid for rid in assigned if isinstance(rid, int)]
 
 
-def _constituency_choices(campaign: Campaign, codes: list[str]) -> list[tuple[str, Recipient | None]]:
-    deputies = {
-        r.constituency_code: r
-        for r in db.session.scalars(
-            select(Recipient)
-            .join(CampaignTarget, CampaignTarget.recipient_id == Recipient.id)
-            .where(CampaignTarget.campaign_id == campaign.id, Recipient.constituency_code.in_(codes))
-        )
-    }
-    return [(code, deputies.get(code)) for code in codes]
-
-
 def _send_options(
-    campaign: Campaign,
-    target: CampaignTarget,
-    variant: Variant,
+    campaign: Snapshot,
+    target: PageTarget,
+    variant: PageVariant,
     accounts: dict[Network, SocialAccount],
     networks: list[Network],
 ) -> list[SendOption]:
-    recipient = target.recipient
-    context = target_context(recipient, campaign.language)
     # Bound to the visit that was shown it: a copied link counts for nobody else.
-    token = _serializer().dumps([campaign.id, recipient.id, variant.id, visitor_id()])
+    token = _serializer().dumps([campaign.id, target.id, variant.id, visitor_id()])
     options = []
     for network in networks:
-        if not recipient.handle(network):
+        if not target.handle(network):
             continue
-        try:
-            text = variant_text(campaign, variant, context, network)
-        except RenderError:
+        text = campaign.text(variant, target, network)
+        if text is None:
             continue
         account = accounts.get(network)
         measured = check_length(network, text, limit=account.char_limit if account else None)
@@ -165,83 +145,103 @@ def _send_options(
     return options
 
 
+@dataclass(frozen=True)
+class Postcode:
+    """What the visitor's postcode says: the deputies to choose from, or what to ask or tell."""
+
+    postcode: str
+    deputies: list[int] | None = None  # None: no postcode to go by
+    choices: list[tuple[str, PageTarget | None]] | None = None  # a postcode over several constituencies
+    error: str | None = None
+
+
+def _postcode(campaign: Snapshot) -> Postcode:
+    postcode = normalise_postcode(request.args.get("cp", ""))[:10]
+    if not (campaign.postcode_mode and postcode):
+        return Postcode(postcode)
+    codes = constituencies_for(campaign.organisation_id, postcode)
+    chosen_code = request.args.get("circ", "")
+    if not codes:
+        error = _(
+            "We do not know the postcode %(postcode)s. Check it, or write to the target below.", postcode=postcode
+        )
+        return Postcode(postcode, error=error)
+    if len(codes) > 1 and chosen_code not in codes:
+        choices = [(code, _first(campaign, code)) for code in codes]
+        return Postcode(postcode, choices=choices)
+    codes = [chosen_code] if chosen_code in codes else codes
+    return Postcode(postcode, deputies=[rid for code in codes for rid in campaign.deputies.get(code, [])])
+
+
+def _first(campaign: Snapshot, code: str) -> PageTarget | None:
+    found = campaign.deputies.get(code)
+    return campaign.targets[found[0]] if found else None
+
+
 @bp.route("/c/<slug>")
 def campaign_page(slug: str) -> str:
-    campaign = published_or_404(slug)
+    campaign = snapshot_or_404(slug)
     if campaign.status is not CampaignStatus.LIVE and campaign.status is not CampaignStatus.DRAFT:
         return render_template("campaign/closed.html", campaign=campaign)
+    now = utcnow()
+    cache = page_cache()
     visit = Visit(campaign.id)
-    postcode_mode = _postcode_mode(campaign)
-    postcode = normalise_postcode(request.args.get("cp", ""))[:10]
-    chosen_code = request.args.get("circ", "")
-    postcode_error = choices = None
-    codes: list[str] = []
-    if postcode_mode and postcode:
-        codes = constituencies_for(campaign.organisation_id, postcode)
-        if not codes:
-            postcode_error = _(
-                "We do not know the postcode %(postcode)s. Check it, or write to the target below.", postcode=postcode
-            )
-        elif len(codes) > 1 and chosen_code not in codes:
-            choices = _constituency_choices(campaign, codes)
-        else:
-            codes = [chosen_code] if chosen_code in codes else codes
-    assigned = _assigned(campaign)
-    offer = wave_offer(campaign, utcnow(), seen=visit.seen, assigned=assigned)
-    target = None
-    if codes and not choices:
-        target = pick_target(campaign, constituency_codes=codes, among=offer.targets if offer else None)
-        mine = pick_target(campaign, constituency_codes=codes) if target is None and offer else None
-        if mine is not None:  # a target of the campaign, not of this wave: say so, and offer the wave's
-            postcode_error = _(
-                "Your deputy, %(name)s, is not among the targets of the wave under way. Here is one of them, "
-                "who needs to hear from you now.",
-                name=mine.recipient.name,
-            )
-        elif target is None:
-            postcode_error = _(
-                "Your deputy is not among this campaign's targets. Here is another one who needs to hear it."
-            )
-    if target is None and offer is not None and offer.preferred is not None:  # a reminder's targets come first
-        target = db.session.get(CampaignTarget, (campaign.id, offer.preferred))
-    if target is None and visit.current is not None and visit.current not in visit.seen:
-        current = db.session.get(CampaignTarget, (campaign.id, visit.current))
-        target = current if offer is None or (current and current.recipient_id in offer.open_targets) else None
-    if target is None:
-        target = pick_target(
-            campaign,
-            exclude=set(visit.seen) | (offer.capped if offer else set()),
-            among=offer.targets if offer else None,
+    where = _postcode(campaign)
+    assigned = _assigned(campaign.id)
+    offer = snapshot_offer(campaign, now, seen=visit.seen, assigned=assigned, capped=cache.capped)
+    counts = cache.counts(campaign.id)
+    choice = choose_target(
+        targets=campaign.targets,
+        counts=counts.counts,
+        deputies=where.deputies,
+        wave_targets=offer.targets if offer else None,
+        capped=offer.capped if offer else (),
+        preferred=offer.preferred if offer else None,
+        current=visit.current,
+        seen=visit.seen,
+    )
+    postcode_error = where.error
+    if choice.miss is Miss.OUTSIDE_WAVE and choice.mine is not None:  # say so, and offer the wave's
+        postcode_error = _(
+            "Your deputy, %(name)s, is not among the targets of the wave under way. Here is one of them, "
+            "who needs to hear from you now.",
+            name=campaign.targets[choice.mine].name,
         )
-    variants = active_variants(campaign, offer.wave.message_ids if offer else None)
-    variant = next_variant(variants, target) if target else None
-    accounts = accounts_of(current_supporter_id())
+    elif choice.miss is Miss.NOT_A_TARGET:
+        postcode_error = _(
+            "Your deputy is not among this campaign's targets. Here is another one who needs to hear it."
+        )
+    target = campaign.targets.get(choice.target_id) if choice.target_id is not None else None
+    variants = campaign.variants_for(offer.wave.message_ids if offer else None)
+    variant = rotate(variants, target.id, counts.last_variant.get(target.id)) if target else None
+    supporter = current_supporter_id()
+    accounts = accounts_of(supporter) if supporter else {}
     networks = offer.wave.enabled_networks if offer else campaign.enabled_networks
     options = _send_options(campaign, target, variant, accounts, networks) if target and variant else []
-    shown = visit.show(target.recipient_id) if target is not None else False
+    shown = visit.show(target.id) if target is not None else False
     if (visit.is_new or shown) and allow("visit", current_app.config["VISIT_LIMIT"], hashed_client()):
-        count_visit(campaign.id, offer.wave.id if offer else None, utcnow(), visit=visit.is_new, shown=shown)
+        count_visit(campaign.id, offer.wave.id if offer else None, now, visit=visit.is_new, shown=shown)
         db.session.commit()
     if visit.is_new and target is None:
         visit.touch()  # so that a reload is not a second visit
     return render_template(
         "campaign/page.html",
         campaign=campaign,
-        target=target.recipient if target else None,
+        target=target,
         options=options,
-        postcode_mode=postcode_mode,
-        postcode=postcode,
+        postcode_mode=campaign.postcode_mode,
+        postcode=where.postcode,
         postcode_error=postcode_error,
-        choices=choices,
+        choices=where.choices,
         written=visit.sent_count,
         mastodon_instance=session.get("mastodon"),
         connectable=[n for n in connectable_networks() if n not in accounts],
         offer=offer,
-        upcoming=None if offer else next_wave(campaign, utcnow()),
+        upcoming=None if offer else campaign.next_wave(now),
         subscribe_form=SubscribeForm(formdata=None),
         subscribed=campaign.id in (session.get("subscribed") or []),
-        assigned_place=(assigned.index(target.recipient_id) + 1, len(assigned))
-        if target is not None and target.recipient_id in assigned
+        assigned_place=(assigned.index(target.id) + 1, len(assigned))
+        if target is not None and target.id in assigned
         else None,
     )
 
@@ -258,8 +258,8 @@ def another(slug: str) -> Response:
 class Chosen:
     """What a send link points at, checked: still a target, an active variant of this campaign, a network of it."""
 
-    target: CampaignTarget
-    variant: Variant
+    target: PageTarget
+    variant: PageVariant
     network: Network
     visitor_id: str  # the visit the link was shown to
 
@@ -267,11 +267,11 @@ class Chosen:
         return bool(self.visitor_id) and self.visitor_id == visitor
 
     @property
-    def recipient(self) -> Recipient:
-        return self.target.recipient
+    def recipient(self) -> PageTarget:
+        return self.target
 
 
-def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen | Response:
+def resolve_send_token(campaign: Snapshot, network: str, token: str) -> Chosen | Response:
     """The target, variant and network a signed send link names, or the redirect that explains why not.
 
     404 for a link we did not sign; a redirect to the campaign page when it expired or is no longer offered.
@@ -289,19 +289,20 @@ def resolve_send_token(campaign: Campaign, network: str, token: str) -> Chosen |
         abort(404)
     if not isinstance(recipient_id, int) or not isinstance(variant_id, int) or not isinstance(link_visitor, str):
         abort(404)
-    target = db.session.get(CampaignTarget, (campaign.id, recipient_id)) if campaign_id == campaign.id else None
-    variant = db.session.get(Variant, variant_id)
-    if target is None or variant is None or not variant.is_active or chosen not in campaign.enabled_networks:
+    if campaign_id != campaign.id:
+        abort(404)
+    target = campaign.targets.get(recipient_id)
+    variant = campaign.variant(variant_id)  # active variants of this campaign only
+    if target is None or variant is None or chosen not in campaign.enabled_networks:
         flash(_("This message is no longer offered. Here is the current one."), "error")
         return redirect(url_for("campaign_public.campaign_page", slug=campaign.slug))
-    message = db.session.get(Message, variant.message_id)
-    if message is None or message.campaign_id != campaign.id or target.recipient.handle(chosen) is None:
+    if target.handle(chosen) is None:
         abort(404)
     return Chosen(target, variant, chosen, link_visitor)
 
 
-def shown_text(campaign: Campaign, chosen: Chosen) -> str:
-    return variant_text(campaign, chosen.variant, target_context(chosen.recipient, campaign.language), chosen.network)
+def shown_text(campaign: Snapshot, chosen: Chosen) -> str:
+    return campaign.text(chosen.variant, chosen.target, chosen.network) or ""
 
 
 SIGNATURE_LENGTH = 120
@@ -318,7 +319,7 @@ def signed(letter: str, name: str, postcode: str) -> str:
 @bp.route("/c/<slug>/send/<network>/<token>")
 def send(slug: str, network: str, token: str) -> Response:
     """Count the click, then hand over to the network's own composer (works without JavaScript)."""
-    campaign = published_or_404(slug)
+    campaign = snapshot_or_404(slug)
     chosen = resolve_send_token(campaign, network, token)
     if isinstance(chosen, Response):
         return chosen
@@ -330,7 +331,7 @@ def send(slug: str, network: str, token: str) -> Response:
     visit = Visit(campaign.id)
     if not visit.has_sent(recipient.id, chosen.network.value):  # a second press on the same button counts once
         now = utcnow()
-        wave_id = wave_for_action(campaign, recipient.id, now)
+        wave_id = campaign.wave_for_action(recipient.id, now)
         verdict = click_verdict(campaign, chosen, visitor_id())
         if verdict is Click.COUNTS:
             record_action(
@@ -347,10 +348,12 @@ def send(slug: str, network: str, token: str) -> Response:
         elif verdict is Click.REFUSED:
             count_visit(campaign.id, wave_id, now, visit=False, shown=False, refused=True)
         db.session.commit()
+        if verdict is Click.COUNTS:
+            page_cache().add_click(campaign.id, recipient.id, chosen.variant.id)
         visit.sent(recipient.id, chosen.network.value)
     subject = ""
     if chosen.network is Network.EMAIL:
-        subject = email_subject(campaign, chosen.variant, target_context(recipient, campaign.language))
+        subject = campaign.subject(chosen.variant, recipient)
         text = signed(text, request.args.get("signature", ""), request.args.get("postcode", ""))
     return redirect(
         compose_url(chosen.network, text, instance=instance, to=recipient.handle(chosen.network), subject=subject),
@@ -364,7 +367,7 @@ class Click(enum.Enum):
     REFUSED = "refused"  # a link replayed without the visit it was shown to, or over the click throttle
 
 
-def click_verdict(campaign: Campaign, chosen: Chosen, visitor: str) -> Click:
+def click_verdict(campaign: Snapshot, chosen: Chosen, visitor: str) -> Click:
     """Whether a click counts: the link was shown to this visit, the visit has not already written to this
     target on this network (whatever its cookie says now), and its client is under the click throttle.
     A click that does not count still opens the composer: only the count is withheld.

@@ -41,7 +41,7 @@ from recipients.models import PostcodeArea, Recipient, RecipientList
 from recipients.postcodes import constituencies_for, replace_postcodes
 from recipients.reading import FileProblem, read_json, read_yaml
 from supporters.models import MastodonApp
-from tests.conftest import PASSWORD, TEST_TOKEN_KEY, login
+from tests.conftest import PASSWORD, TEST_TOKEN_KEY, fold, login
 from tests.test_reminders import open_wave_now
 from waves.models import Subscription, SubscriptionState
 from waves.optin import confirm, confirm_token, subscribe, unsubscribe, unsubscribe_token
@@ -61,6 +61,7 @@ def _actions(app: Flask) -> int:
 
 
 def _refused(app: Flask) -> int:
+    fold(app)
     with app.app_context():
         return int(db.session.scalar(select(func.coalesce(func.sum(VisitTally.refused), 0))) or 0)
 
@@ -589,6 +590,7 @@ def test_the_dashboard_says_how_many_clicks_were_refused(
     link = _send_link(client, campaign.slug)
     for _ in range(3):
         app.test_client(use_cookies=False).get(link)
+    fold(app)
     analyst = app.test_client()
     login(analyst, make_user(organisation, Role.ANALYST))
     page = analyst.get(f"/admin/campaigns/{campaign.id}/analytics").text

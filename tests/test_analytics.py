@@ -41,7 +41,7 @@ from recipients.models import Recipient
 from scheduler import outbox
 from supporters.models import AccountState, SocialAccount
 from supporters.posting import queue_post
-from tests.conftest import login
+from tests.conftest import fold, login
 from waves.models import Subscription, SubscriptionState
 from waves.services import schedule_wave
 
@@ -137,6 +137,7 @@ def known(app: Flask, make_org: Any, make_campaign: Any, sandbox: Any, connect: 
         remote_id = db.session.get_one(type(delivery), delivery_id).remote_id
         followers = db.session.get_one(SocialAccount, account_id).followers
         names = {rid: db.session.get_one(Recipient, rid).name for rid in targets}
+    fold(app)  # as the tallies job does within a second
     engage = {
         "network": "bluesky",
         "remote_id": remote_id,
@@ -265,6 +266,7 @@ def test_a_wave_dashboard_counts_its_own_and_new_supporters(
             now=now + timedelta(minutes=6),
         )
         db.session.commit()
+    fold(app)
     login(client, make_user(known["organisation"], Role.ANALYST))
     page = client.get(f"/admin/campaigns/{campaign_id}/waves/{wave_id}/analytics").get_data(as_text=True)
     assert number(page, "messages") == "2"

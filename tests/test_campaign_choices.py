@@ -244,6 +244,7 @@ def test_analytics_days_and_hours_are_the_organisations(app: Flask, make_org, ma
     campaign = make_campaign(make_org())
     with app.app_context():
         from campaign.actions import record_action
+        from campaign.fold import fold_tallies
         from campaign.targets import active_variants
 
         live = db.session.merge(campaign)
@@ -253,6 +254,7 @@ def test_analytics_days_and_hours_are_the_organisations(app: Flask, make_org, ma
         record_action(live, recipient_id=target.recipient_id, variant_id=variant.id, network=live.enabled_networks[0],
                       visitor_id="v" * 32, text="t", now=late)  # fmt: skip
         db.session.commit()
+        fold_tallies()
         assert local_day(late).isoformat() == "2026-12-02"
         days, hours = by_time(Scope(live.id, zone=app.config["TIMEZONE"]))
         assert [d.key for d in days] == ["2026-12-02"] and hours[0].actions == 1 and hours[23].actions == 0

@@ -60,7 +60,8 @@ def test_the_cli_runs_once_and_refuses_while_another_scheduler_runs(app: Flask) 
     result = runner.invoke(args=["scheduler", "run", "--once"])
     assert result.exit_code == 0, result.output
     assert (
-        "Ran outbox, confirm_link_posts, refresh_followers, waves, reminders, pledges, post_metrics." in result.output
+        "Ran outbox, tallies, confirm_link_posts, refresh_followers, waves, reminders, pledges, post_metrics."
+        in result.output
     )
     with app.app_context():
         assert lease.hold("elsewhere", utcnow())  # the --once run let the lease go; another one takes it

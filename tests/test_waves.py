@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from accounts.models import Role
 from campaign.actions import record_action
+from campaign.fold import fold_tallies
 from campaign.models import Campaign, CampaignStatus, Message, Wave, WaveStatus
 from campaign.offer import wave_target_ids
 from campaign.services import change_status, save_message
@@ -216,6 +217,7 @@ def test_a_target_at_its_cap_is_not_offered(app: Flask, client: FlaskClient, cam
                 db_campaign, recipient_id=capped_id, variant_id=None, network=Network.X, visitor_id="v", text="t"
             )
         db.session.commit()
+        fold_tallies()  # the cap reads the folded per-minute counts
         names = {rid: db.session.get_one(Recipient, rid).name for rid in (capped_id, *others)}
     offered = set()
     for _ in range(3):
