@@ -76,7 +76,7 @@ def _ratelimit_storage(environ: os._Environ[str] | dict[str, str]) -> str:
     broker = environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
     if _dispatch(environ.get("DISPATCH")) == "celery" and broker.startswith(("redis://", "rediss://")):
         return broker
-    return "memory://"
+    return "swept-memory://"  # extensions.SweptMemoryStorage
 
 
 def _timezone(value: str | None) -> str:
@@ -148,10 +148,11 @@ class Config:
     PRODUCTION: bool = False  # true with any live network, or PRODUCTION=true: no sandbox, PUBLIC_URL required
     TRUSTED_HOSTS: tuple[str, ...] | None = None  # Host headers the app answers (Flask refuses the others with 400)
     PROXY_COUNT: int = 0  # reverse proxies in front: X-Forwarded-For/-Proto are read from that many hops
-    RATELIMIT_STORAGE_URI: str = "memory://"  # Flask-Limiter's counters: Redis in distributed mode
+    RATELIMIT_STORAGE_URI: str = "swept-memory://"  # Flask-Limiter's counters: Redis in distributed mode
     RATELIMIT_DEFAULT: str = "600 per minute"  # every endpoint, per hashed client
     CLICK_LIMIT: str = "20 per minute;120 per hour"  # messages counted per hashed client (more are not counted)
     VISIT_LIMIT: str = "30 per minute;300 per hour"  # new visits counted per hashed client
+    PAGE_VERSION_MAX_AGE: float = 1.0  # seconds a process trusts the campaign version it read (the page's cache)
     REMEMBER_COOKIE_SECURE: bool = False
     REMEMBER_COOKIE_HTTPONLY: bool = True
     REMEMBER_COOKIE_SAMESITE: str = "Lax"

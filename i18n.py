@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import support
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_locale
+from wtforms.i18n import messages_path
 
 from config import LANGUAGES
 
@@ -34,7 +38,6 @@ def select_timezone() -> str:
 def clock_name() -> str:
     """The organisation's clock as people name it ("Paris"), in the page's language."""
     from babel.dates import get_timezone, get_timezone_location
-    from flask_babel import get_locale
 
     return str(get_timezone_location(get_timezone(select_timezone()), str(get_locale() or "fr"), return_city=True))
 
@@ -53,8 +56,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _languages() -> dict[str, object]:
-        from flask_babel import get_locale
-
         return {"languages": LANGUAGES, "current_language": str(get_locale() or "fr"), "timezone_name": clock_name()}
 
 
@@ -125,3 +126,16 @@ def to_local(moment: datetime, zone: str) -> datetime:
     """A UTC moment (naive means UTC) on the organisers' wall clock, naive (for a datetime-local field)."""
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     return aware.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+@functools.cache
+def _wtforms_catalogue(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class CachedCatalogueMeta:
+    """A form Meta whose WTForms messages come from a catalogue read once per language and process, where
+    Flask-WTF reads it from disk on every request (a public page's form is built on every view)."""
+
+    def get_translations(self, form: Any) -> support.NullTranslations:
+        return _wtforms_catalogue(str(get_locale() or "en"))

@@ -16,6 +16,7 @@ from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, Vali
 
 from channels import Network
 from config import LANGUAGES
+from i18n import CachedCatalogueMeta
 from proof import ProofField
 from recipients.forms import ConfirmForm, MultiCheckboxField
 
@@ -106,6 +107,9 @@ class MessageForm(FlaskForm):
 
 # Shown on the campaign page; `waves.views_public.subscribe` takes it.
 class SubscribeForm(FlaskForm):
+    class Meta(CachedCatalogueMeta):
+        pass
+
     email = EmailField(_l("Your e-mail"), validators=[DataRequired(_l("Give your e-mail address.")), Length(max=320)])
     share = BooleanField(_l("The organisers may also write to me about this campaign (they will see my address)"))
     altcha = ProofField()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import exists, select
@@ -265,6 +266,7 @@ class PageCache:
         self._snapshots: dict[int, Snapshot] = {}
         self._counts: dict[int, TargetCounts] = {}
         self._caps: dict[int, tuple[float, frozenset[int]]] = {}
+        self._headings: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self.builds = 0  # how many snapshots were built (tests and benches read it)
 
@@ -278,6 +280,17 @@ class PageCache:
             self._snapshots[campaign_id] = built
             self.builds += 1
         return built
+
+    def heading(self, slug: str, max_age: float) -> Any:
+        """The campaign row behind a slug (id, version, status, organisation, language), if read within
+        `max_age` seconds; None to read it again."""
+        found = self._headings.get(slug)
+        if found is None or time.monotonic() - found[0] >= max_age:
+            return None
+        return found[1]
+
+    def keep_heading(self, slug: str, row: Any) -> None:
+        self._headings[slug] = (time.monotonic(), row)
 
     def counts(self, campaign_id: int) -> TargetCounts:
         found = self._counts.get(campaign_id)
@@ -324,6 +337,7 @@ class PageCache:
             self._snapshots.clear()
             self._counts.clear()
             self._caps.clear()
+            self._headings.clear()
 
 
 def page_cache(app: Flask | None = None) -> PageCache:

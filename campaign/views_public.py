@@ -89,18 +89,24 @@ def published_or_404(slug: str) -> Campaign:
 
 
 def snapshot_or_404(slug: str) -> Snapshot:
-    """The campaign as its supporters see it, from memory: one indexed row read to check its version."""
-    row = db.session.execute(
-        select(Campaign.id, Campaign.version, Campaign.status, Campaign.organisation_id, Campaign.language).where(
-            Campaign.slug == slug
-        )
-    ).first()
+    """The campaign as its supporters see it, from memory: its version (one indexed row) read at most every
+    PAGE_VERSION_MAX_AGE seconds per process, the snapshot built again when the version moved."""
+    cache = page_cache()
+    row = cache.heading(slug, current_app.config["PAGE_VERSION_MAX_AGE"])
+    if row is None:
+        row = db.session.execute(
+            select(Campaign.id, Campaign.version, Campaign.status, Campaign.organisation_id, Campaign.language).where(
+                Campaign.slug == slug
+            )
+        ).first()
+        if row is not None:
+            cache.keep_heading(slug, row)
     if row is None:
         published_or_404(slug)  # a former address, or nothing
         abort(404)
     _visible_or_404(row.status, row.organisation_id)
     g.page_language = row.language
-    return page_cache().snapshot(row.id, row.version, utcnow())
+    return cache.snapshot(row.id, row.version, utcnow())
 
 
 @bp.route("/")

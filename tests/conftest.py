@@ -121,6 +121,7 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
             "SANDBOX_URL": "http://127.0.0.1:9/unused-sandbox",
             "NETWORK_TIMEOUT": 2.0,
             "ALTCHA_ENABLED": False,  # tests/test_abuse.py solves the proof of work as a browser would
+            "PAGE_VERSION_MAX_AGE": 0.0,  # a change shows on the next request (the snapshot test sets it back)
         }
     )
     with app.app_context():

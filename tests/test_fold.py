@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -363,3 +364,49 @@ def test_variants_rotate_per_target() -> None:
     assert rotate(variants, 7, None) is variants[7 % 3]
     assert rotate(variants, 7, 11) is variants[2] and rotate(variants, 7, 12) is variants[0]
     assert rotate([], 7, None) is None
+
+
+def test_within_its_max_age_a_process_reads_no_campaign_row(
+    app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign(make_org(), targets=3)
+    app.config["PAGE_VERSION_MAX_AGE"] = 60.0
+    page_cache(app).clear()
+    assert client.get(f"/c/{campaign.slug}").status_code == 200
+    read: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if re.search(r"\bFROM campaign\b", statement):
+            read.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert app.test_client().get(f"/c/{campaign.slug}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert read == []  # the version, the snapshot and the counts all from memory
+
+
+def test_the_throttles_count_without_starting_a_thread_per_hit(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """limits' memory storage starts a timer thread on a hit whenever its last one has ended: under load,
+    one every few requests. The embedded mode's storage sweeps from one thread instead, and still counts."""
+    from security import allow
+
+    app.config["RATELIMIT_ENABLED"] = True
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    with app.test_request_context("/"):
+        assert allow("warm", "5 per minute", "a")  # the storage exists (and its sweeper runs)
+        monkeypatch.setattr(threading.Thread, "start", start)
+        results = []
+        for _ in range(40):
+            results.append(allow("hot", "30 per minute", "b"))
+            time.sleep(0.0005)
+    assert results.count(True) == 30 and started == []

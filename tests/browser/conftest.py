@@ -47,6 +47,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, st
             "SECRET_KEY": "browser-test",
             "TOKEN_KEYS": ("dGVzdC10b2tlbi1rZXktb2YtdGhpcnR5LXR3by1ieXQ=",),
             "DELIVERY_WORKERS": 2,
+            "PAGE_VERSION_MAX_AGE": 0.0,  # the tests change the demo and look at once (people wait a second)
         }
     )
     sink = SmtpSink(app.extensions["porte_voix_sandbox"]).start()
