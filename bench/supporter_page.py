@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import http.client
 import json
 import os
 import random
@@ -28,7 +27,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -36,15 +34,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-TARGETS = 577
-ACTIONS = 200_000
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-UNLIMITED = "100000000 per minute"
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
 
 
 @dataclass
@@ -56,6 +45,16 @@ class Result:
     p99_ms: float
     errors: int
     low: float = 0.0  # the slowest run's requests/s
+
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = 577
+ACTIONS = 200_000
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+UNLIMITED = "100000000 per minute"
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
 
 
 def free_port() -> int:
@@ -219,7 +218,7 @@ def load(
     script, env = "bench/wrk_report.lua", dict(os.environ)
     if mode:
         script = "bench/visitors.lua"
-        env.update(PAGE=page, MODE=mode, RETURNING=str(returning))
+        env.update(PAGE=page, MODE=mode, RETURNING=str(returning), REPORT=str(ROOT / "bench/wrk_report.lua"))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", *headers, "-s", str(ROOT / script), url],
         capture_output=True,
@@ -247,69 +246,10 @@ def best_of(runs: int, name: str, url: str, seconds: int, connections: int, cook
     return best
 
 
-def open_loop(name: str, base: str, page: str, rate: float, seconds: int, threads: int = 64) -> Result:
-    """New visitors arriving at a fixed `rate` a second, each loading the page and clicking its link: the
-    latency of each click is measured from when it was due, so a slow server cannot slow the arrivals down
-    and hide its queue (no coordinated omission). Python's own client, `threads` connections."""
-    host, port = base.removeprefix("http://").split(":")
-    due = [i / rate for i in range(int(rate * seconds))]
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    next_slot = [0]
-    t0 = time.perf_counter() + 0.5
-
-    def worker() -> None:
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        while True:
-            with lock:
-                slot = next_slot[0]
-                next_slot[0] += 1
-            if slot >= len(due):
-                return
-            wait = t0 + due[slot] - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            try:
-                connection.request("GET", page)
-                response = connection.getresponse()
-                body = response.read().decode()
-                cookie = (response.getheader("Set-Cookie") or "").split(";", 1)[0]
-                link = re.search(r'href="(/c/[^"]+/send/x/[^"]+)"', body)
-                if response.status != 200 or not link:
-                    raise RuntimeError(f"page: {response.status}")
-                connection.request("GET", html.unescape(link.group(1)), headers={"Cookie": cookie})
-                response = connection.getresponse()
-                response.read()
-                if response.status != 303:
-                    raise RuntimeError(f"click: {response.status}")
-            except (OSError, RuntimeError, http.client.HTTPException):
-                with lock:
-                    errors[0] += 1
-                connection.close()
-                connection = http.client.HTTPConnection(host, int(port), timeout=30)
-                continue
-            with lock:
-                latencies.append(time.perf_counter() - (t0 + due[slot]))
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
-
-    def at(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
-
-    result = Result(name, len(latencies) / elapsed, at(0.50), at(0.95), at(0.99), errors[0])
-    result.low = result.rps
-    return result
-
-
 def bench_app(label: str, database_uri: str, seconds: int, connections: int, runs: int, rate: float) -> list[Result]:
     import requests
+
+    from bench.open_loop import open_loop  # once ROOT is on the path
 
     slug = seed(database_uri)
     env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
@@ -353,8 +293,9 @@ def bench_app(label: str, database_uri: str, seconds: int, connections: int, run
                     connections,
                     cookie,
                 ),
-                open_loop(f"open loop {rate:.0f}/s page + click ({name})", url, page_path, rate, seconds),
             ]
+            rps, p50, p95, p99, errors = open_loop(url, page_path, rate, seconds)  # one run: its rate is fixed
+            results.append(Result(f"open loop {rate:.0f}/s page + click ({name})", rps, p50, p95, p99, errors, rps))
         finally:
             process.terminate()
             process.wait(timeout=10)

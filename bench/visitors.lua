@@ -3,7 +3,8 @@
 --                visit (a reload), the others are new visitors with no cookie;
 --   MODE=clicks  each new visitor loads the page, then follows its send link with its cookie: every
 --                click is a new visit's first, counted (the links spread over the targets as the page does).
--- Prints wrk's figures as one JSON line at the end (bench/wrk_report.lua's format).
+-- Prints wrk's figures as one JSON line at the end: bench/wrk_report.lua's `done`, at the path in REPORT.
+dofile(os.getenv("REPORT"))
 local page = os.getenv("PAGE")
 local mode = os.getenv("MODE") or "visits"
 local returning = tonumber(os.getenv("RETURNING") or "0")
@@ -39,12 +40,4 @@ response = function(status, headers, body)
     local link = body:match('href="(/c/[^"]+/send/x/[^"]+)"')
     if link then table.insert(clicks, { link:gsub("&amp;", "&"), cookie }) end
   end
-end
-
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, "errors": %d, "status_errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    errors, summary.errors.status))
 end

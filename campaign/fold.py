@@ -11,7 +11,7 @@ in one transaction that also moves the mark. It is exact and safe to repeat or t
   `action` to end (a SHARE lock, held for one `SELECT`), and the batch stops at the highest id it saw;
 - the mark moves in the transaction that adds the counts: a fold that fails adds nothing.
 
-Visit events are a queue: folded and deleted in the same transaction.
+Visit events (`campaign.appended`) are a queue: folded and deleted in the same transaction.
 `tallies.rebuild` counts only actions at or below the mark, so the two always agree.
 """
 
@@ -21,26 +21,23 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    ForeignKey,
-    Index,
     String,
     Table,
     bindparam,
     column,
     delete,
     func,
-    insert,
     select,
     text,
     update,
     values,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
+from campaign.appended import MINUTES_KEPT, TargetMinute, VisitEvent
 from campaign.models import Action, CampaignTarget
 from campaign.tallies import (
     ACTIONS,
@@ -55,33 +52,10 @@ from campaign.tallies import (
     local_day,
 )
 from database import dialect_insert, utcnow
-from extensions import Model, db
+from extensions import db
 
 logger = logging.getLogger(__name__)
 BATCH = 5000
-MINUTES_KEPT = timedelta(hours=2)  # the cap looks one hour back
-
-
-class VisitEvent(Model):
-    """A supporter page view to count (a new visit, a target shown) or a refused click; folded, then deleted."""
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
-    wave_id: Mapped[int] = mapped_column(default=0)
-    created_at: Mapped[datetime]
-    visits: Mapped[int] = mapped_column(default=0)
-    shown: Mapped[int] = mapped_column(default=0)
-    refused: Mapped[int] = mapped_column(default=0)
-
-
-class TargetMinute(Model):
-    """Messages to a target per minute, across campaigns: the hourly cap sums the last sixty."""
-
-    __table_args__ = (Index("ix_target_minute_minute", "minute"),)
-
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id", ondelete="CASCADE"), primary_key=True)
-    minute: Mapped[datetime] = mapped_column(primary_key=True)
-    actions: Mapped[int] = mapped_column(default=0)
 
 
 WAITING_COUNTED = 10_000  # the dashboards count waiting actions up to this many, then say "more than"
@@ -372,41 +346,3 @@ def _fold_visits(now: datetime, batch: int) -> None:
         db.session.execute(delete(VisitEvent).where(VisitEvent.id.in_([event.id for event in events])))
         if len(events) < batch:
             return
-
-
-_APPEND_VISIT = insert(cast(Table, VisitEvent.__table__))
-
-
-def count_visit(
-    campaign_id: int, wave_id: int | None, now: datetime, *, visit: bool, shown: bool, refused: bool = False
-) -> None:
-    """Append a supporter page view (a new visit, a target shown, or both), or a click refused as abuse."""
-    if not (visit or shown or refused):
-        return
-    db.session.execute(
-        _APPEND_VISIT,  # the table's insert, not the ORM's: compiled once, cached
-        {
-            "campaign_id": campaign_id,
-            "wave_id": wave_id or 0,
-            "created_at": now,
-            "visits": int(visit),
-            "shown": int(shown),
-            "refused": int(refused),
-        },
-    )
-
-
-def recent_counts(recipient_ids: list[int] | None, now: datetime, *, subquery: Any = None) -> dict[int, int]:
-    """Messages each target received in the last hour, across all campaigns (the cap's measure), from the
-    folded per-minute counts (the last second's clicks join at the next fold)."""
-    query = select(TargetMinute.recipient_id, func.sum(TargetMinute.actions)).where(
-        TargetMinute.minute > now - timedelta(hours=1)
-    )
-    if subquery is not None:
-        query = query.where(TargetMinute.recipient_id.in_(subquery))
-    elif recipient_ids is not None:
-        if not recipient_ids:
-            return {}
-        query = query.where(TargetMinute.recipient_id.in_(recipient_ids))
-    rows = db.session.execute(query.group_by(TargetMinute.recipient_id)).tuples()
-    return {recipient_id: int(count or 0) for recipient_id, count in rows}

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from campaign.fold import recent_counts as folded_recent_counts
+from campaign.appended import recent_counts
 from campaign.models import Campaign, Wave, WaveStatus, WaveTarget
 from campaign.snapshot import PageWave, Snapshot
 from extensions import db
-
-CAP_WINDOW = timedelta(hours=1)
 
 
 def open_wave(campaign: Campaign, now: datetime) -> Wave | None:
@@ -45,12 +43,6 @@ def wave_target_ids(wave: Wave) -> list[int]:
             select(WaveTarget.recipient_id).where(WaveTarget.wave_id == wave.id).order_by(WaveTarget.position)
         )
     )
-
-
-def recent_counts(recipient_ids: Collection[int], now: datetime) -> dict[int, int]:
-    """Messages each target received in the last hour, across all campaigns (the cap's measure), from the
-    per-minute tally the fold keeps."""
-    return folded_recent_counts(list(recipient_ids), now)
 
 
 def capped(wave: Wave, recipient_ids: Collection[int], now: datetime) -> set[int]:

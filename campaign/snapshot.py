@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import exists, select
 
-from campaign.fold import recent_counts
+from campaign.appended import recent_counts
 from campaign.models import (
     LIVE_STATES,
     Campaign,

@@ -17,8 +17,9 @@ from campaign.actions import record_action
 from campaign.confirm import CONFIRMABLE
 from campaign.models import Action, ActionMode, Campaign
 from campaign.rendering import mentions
+from campaign.send_links import resolve_send_token, shown_text
 from campaign.snapshot import Snapshot
-from campaign.views_public import published_or_404, resolve_send_token, shown_text, snapshot_or_404
+from campaign.views_public import published_or_404, snapshot_or_404
 from campaign.visit import Visit, visitor_id
 from channels import Network, check_length, mention, normalise_handle
 from database import utcnow

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from accounts.models import Role
 from accounts.services import create_user, find_user, get_or_create_organisation
 from campaign.actions import record_action
-from campaign.fold import count_visit
+from campaign.appended import count_visit
 from campaign.models import LIVE_STATES, Campaign, CampaignStatus, CampaignTarget, Wave
 from campaign.services import change_status, save_campaign, save_message
 from campaign.tallies import count_confirmed

@@ -9,6 +9,8 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +21,9 @@ from sqlalchemy import event, func, select
 
 from accounts.models import Role
 from campaign.actions import record_action, total_actions
+from campaign.appended import TargetMinute, VisitEvent, recent_counts
 from campaign.choice import Miss, choose_target, rotate
-from campaign.fold import TargetMinute, VisitEvent, fold_tallies, freshness, recent_counts
+from campaign.fold import fold_tallies, freshness
 from campaign.models import Action, Campaign, CampaignTarget, Variant
 from campaign.services import save_message
 from campaign.snapshot import page_cache
@@ -205,36 +208,46 @@ def test_the_hourly_cap_reads_the_folded_minutes_and_forgets_after_two_hours(
 # 2. A click, a visit -----------------------------------------------------------------------------
 
 
-def _writes(app: Flask) -> tuple[list[str], Any]:
-    written: list[str] = []
+@contextmanager
+def _statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs."""
+    sent: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        verb = statement.lstrip().split(None, 1)[0].upper()
-        if verb in {"INSERT", "UPDATE", "DELETE"}:
-            table = re.search(r"(?:INTO|UPDATE|FROM)\s+\"?(\w+)", statement, re.IGNORECASE)
-            written.append(f"{verb} {table.group(1) if table else '?'}")
+        sent.append(statement)
 
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", seen)
-    return written, lambda: event.remove(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def _writes(statements: list[str]) -> list[str]:
+    """The statements that write, as "VERB table"."""
+    written = []
+    for statement in statements:
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in {"INSERT", "UPDATE", "DELETE"}:
+            table = re.search(r"(?:INTO|UPDATE|FROM)\s+\"?(\w+)", statement, re.IGNORECASE)
+            written.append(f"{verb} {table.group(1) if table else '?'}")
+    return written
 
 
 def test_a_click_appends_one_row_and_a_page_view_one_event(
     app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any
 ) -> None:
     campaign = make_campaign(make_org(), targets=3, networks=["x"])
-    written, stop = _writes(app)
-    try:
+    with _statements(app) as sent:
         page = client.get(f"/c/{campaign.slug}").text
-        assert written == ["INSERT visit_event"]  # a new visit with a target shown: one appended row
-        written.clear()
-        link = SEND.search(page)
-        assert link
+    assert _writes(sent) == ["INSERT visit_event"]  # a new visit with a target shown: one appended row
+    link = SEND.search(page)
+    assert link
+    with _statements(app) as sent:
         assert client.get(link.group(1)).status_code == 303
-        assert written == ["INSERT action"]  # nothing shared with another click: no update, no upsert
-    finally:
-        stop()
+    assert _writes(sent) == ["INSERT action"]  # nothing shared with another click: no update, no upsert
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(VisitEvent)) == 1
         fold_tallies()
@@ -374,20 +387,9 @@ def test_within_its_max_age_a_process_reads_no_campaign_row(
     app.config["PAGE_VERSION_MAX_AGE"] = 60.0
     page_cache(app).clear()
     assert client.get(f"/c/{campaign.slug}").status_code == 200
-    read: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if re.search(r"\bFROM campaign\b", statement):
-            read.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with _statements(app) as sent:
         assert app.test_client().get(f"/c/{campaign.slug}").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert read == []  # the version, the snapshot and the counts all from memory
+    assert not [sql for sql in sent if re.search(r"\bFROM campaign\b", sql)]  # version, snapshot, counts: memory
 
 
 def test_the_throttles_count_without_starting_a_thread_per_hit(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,9 +16,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from campaign.actions import record_action
+from campaign.appended import CAP_WINDOW, recent_counts
 from campaign.labels import ACCOUNT_GONE, WITHDRAWN
 from campaign.models import ActionMode, Campaign, CampaignStatus, Wave, WaveStatus, WaveTarget
-from campaign.offer import CAP_WINDOW, recent_counts
 from campaign.rendering import mentions
 from channels import Network, bluesky, mention
 from channels.api import PostResult
