@@ -148,9 +148,11 @@ def register_jobs(app: Flask) -> None:
     jobs.register("pledges", pledges.release_due_pledges, every_seconds=2)
     jobs.register("post_metrics", engagement.refresh_post_metrics, every_seconds=300)
     outbox = app.extensions["porte_voix_outbox"] = Outbox()
-    outbox.register(posting.KIND, posting.deliver_post, on_posted=tallies.on_delivery_posted)
-    outbox.register(PLEDGE, pledges.deliver_pledge, on_posted=tallies.on_delivery_posted)
-    outbox.register(REMINDER, reminders.deliver_reminder)
+    outbox.register(
+        posting.KIND, posting.deliver_post, load=posting.load_accounts, on_posted=tallies.on_deliveries_posted
+    )
+    outbox.register(PLEDGE, pledges.deliver_pledge, load=pledges.load_pledges, on_posted=tallies.on_deliveries_posted)
+    outbox.register(REMINDER, reminders.deliver_reminder, load=reminders.load_reminders)
     outbox.register(CONFIRM, optin.deliver_confirmation)
 
 

@@ -136,6 +136,7 @@ class Config:
     OUTBOX_BACKOFF_SECONDS: float = 30.0  # the first retry's wait, doubled at each attempt
     OUTBOX_STALE_SECONDS: int = 120  # a row left in "sending" this long lost its worker
     OUTBOX_REDISPATCH_SECONDS: int = 60  # a row handed to Celery and unclaimed this long lost its message
+    OUTBOX_BATCH: int = 16  # rows a worker claims in one statement and a Celery task carries, at most
     PUBLIC_URL: str = "http://127.0.0.1:5000"  # where supporters reach this site (links in e-mails)
     TIMEZONE: str = "Europe/Paris"  # the organisers' clock: wave windows are typed and shown in it
     SMTP_HOST: str = "127.0.0.1"
@@ -214,6 +215,7 @@ class Config:
                 "OUTBOX_BACKOFF_SECONDS", environ.get("OUTBOX_BACKOFF_SECONDS"), 30.0, float
             ),
             OUTBOX_STALE_SECONDS=_number("OUTBOX_STALE_SECONDS", environ.get("OUTBOX_STALE_SECONDS"), 120, int),
+            OUTBOX_BATCH=_number("OUTBOX_BATCH", environ.get("OUTBOX_BATCH"), 16, int),
             OUTBOX_REDISPATCH_SECONDS=_number(
                 "OUTBOX_REDISPATCH_SECONDS", environ.get("OUTBOX_REDISPATCH_SECONDS"), 60, int
             ),

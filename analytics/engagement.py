@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from analytics.models import PostReply
 from campaign.tallies import PostMetric
-from channels import Network, bluesky, mastodon, normalise_handle, x
+from channels import Network, bluesky, mastodon, normalise_handle
 from channels.api import PostMetrics, Reply
 from channels.errors import ChannelError, ErrorKind
 from database import upsert
@@ -26,7 +26,7 @@ from extensions import db
 from recipients.models import Recipient
 from scheduler.models import Delivery
 from supporters.models import AccountState, SocialAccount
-from supporters.networks import endpoint
+from supporters.networks import client_of, endpoint
 from supporters.services import credentials
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def refresh_post_metrics(now: datetime) -> int:
                 logger.info("metrics of %s posts on %s not read: %s", len(rows) - start, network.value, error)
                 break
             for metric, remote_id in batch:
-                counts = found.get(_key(account, remote_id))
+                counts = found.get(remote_id)
                 if counts is None:  # deleted, or no longer visible
                     _hold([(metric, remote_id)], next_turn(metric.posted_at, now), GONE)
                     continue
@@ -99,6 +99,9 @@ def refresh_post_metrics(now: datetime) -> int:
                 read += 1
                 if new_replies and network is not Network.X:
                     _record_answers(account, metric, remote_id, now)
+        # Each account's counts kept before the next account's tokens are refreshed (in a transaction of
+        # their own, which on SQLite must not wait behind this one).
+        db.session.commit()
     db.session.commit()
     return read
 
@@ -108,13 +111,8 @@ def _key(account: SocialAccount, remote_id: str) -> str:
 
 
 def _read(account: SocialAccount, remote_ids: list[str], now: datetime) -> list[PostMetrics]:
-    ep = endpoint(account.network)
-    if account.network is Network.BLUESKY:  # public counts: no session needed
-        return bluesky.metrics(ep, [_key(account, r) for r in remote_ids])
-    secrets = credentials(account, now)
-    if account.network is Network.X:
-        return x.metrics(ep, str(secrets["access"]), remote_ids)
-    return mastodon.metrics(ep, account.instance, str(secrets["access"]), remote_ids)
+    api = client_of(account)
+    return api.metrics({} if api.public_metrics else credentials(account, now), remote_ids)
 
 
 def _back_off(error: ChannelError, now: datetime) -> tuple[datetime, str]:

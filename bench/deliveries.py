@@ -152,10 +152,42 @@ def account_tokens(app: Any, account_ids: list[int]) -> list[tuple[str, dict[str
         ]
 
 
-def baseline(url: str, tokens: list[tuple[str, dict[str, Any]]], posts: int, workers: int, run: int) -> float:
-    """K threads making the same posts to the same endpoints with the same tokens: bare `requests`, no app."""
+def bare_post(session: requests.Session, url: str, network: str, secrets: dict[str, Any], text: str) -> None:
+    """One post made with bare `requests` to the sandbox's endpoint of `network`, with an account's tokens."""
     from channels.bluesky import new_record_key
 
+    if network == "x":
+        response = session.post(
+            f"{url}/x/2/tweets",
+            json={"text": text},
+            headers={"Authorization": f"Bearer {secrets['access']}"},
+            timeout=10,
+        )
+    elif network == "mastodon":
+        response = session.post(
+            f"{url}/mastodon/bench.example/api/v1/statuses",
+            data={"status": text},
+            headers={"Authorization": f"Bearer {secrets['access']}", "Idempotency-Key": uuid.uuid4().hex},
+            timeout=10,
+        )
+    else:
+        record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00.000Z"}
+        response = session.post(
+            f"{url}/bluesky/xrpc/com.atproto.repo.createRecord",
+            json={
+                "repo": secrets["did"],
+                "collection": "app.bsky.feed.post",
+                "rkey": new_record_key(),
+                "record": record,
+            },
+            headers={"Authorization": f"Bearer {secrets['access_jwt']}"},
+            timeout=10,
+        )
+    response.raise_for_status()
+
+
+def baseline(url: str, tokens: list[tuple[str, dict[str, Any]]], posts: int, workers: int, run: int) -> float:
+    """K threads making the same posts to the same endpoints with the same tokens: bare `requests`, no app."""
     local = threading.local()
 
     def one(n: int) -> None:
@@ -163,34 +195,7 @@ def baseline(url: str, tokens: list[tuple[str, dict[str, Any]]], posts: int, wor
         local.session = session
         network, secrets = tokens[n % len(tokens)]
         text = f"{TEXT} (base {run}.{n})"
-        if network == "x":
-            response = session.post(
-                f"{url}/x/2/tweets",
-                json={"text": text},
-                headers={"Authorization": f"Bearer {secrets['access']}"},
-                timeout=10,
-            )
-        elif network == "mastodon":
-            response = session.post(
-                f"{url}/mastodon/bench.example/api/v1/statuses",
-                data={"status": text},
-                headers={"Authorization": f"Bearer {secrets['access']}", "Idempotency-Key": uuid.uuid4().hex},
-                timeout=10,
-            )
-        else:
-            record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00.000Z"}
-            response = session.post(
-                f"{url}/bluesky/xrpc/com.atproto.repo.createRecord",
-                json={
-                    "repo": secrets["did"],
-                    "collection": "app.bsky.feed.post",
-                    "rkey": new_record_key(),
-                    "record": record,
-                },
-                headers={"Authorization": f"Bearer {secrets['access_jwt']}"},
-                timeout=10,
-            )
-        response.raise_for_status()
+        bare_post(session, url, network, secrets, text)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -1,7 +1,7 @@
 """Wave drain: R reminders and P pledged posts released when a wave opens, embedded and distributed.
 
     .venv/bin/python bench/wave.py [--reminders 100000] [--pledges 10000] [--latency-ms 50]
-                                   [--threads 32] [--modes embedded,distributed]
+                                   [--threads 32] [--modes embedded,distributed] [--runs 3]
 
 The sandbox networks and its SMTP sink run in a process of their own, every call answered after
 `--latency-ms`. Embedded: SQLite, a `ThreadDispatcher` of `--threads` threads in this process.
@@ -12,23 +12,38 @@ ticking as the scheduler. For each mode it prints:
   Mastodon post one, a Bluesky post two: the mention's handle is resolved first), spread over the
   concurrency; no account meets its network's limit (100 accounts, 100 posts each), so the limits do
   not bind;
-- the worker's resident memory when the drain starts and when it ends.
+- the same calls made bare, in the same run: `--threads` threads sending the same number of e-mails
+  with plain `smtplib` (one kept connection a thread) to the same sink, and making the pledges' calls
+  with plain `requests` to the same sandbox, with the same accounts' tokens: no database, no outbox;
+  the ratio of the bare time to ours is what the product costs over the harness's ceiling;
+- the workers' resident memory when they are ready (embedded: the delivery threads started;
+  distributed: both workers answer a ping), once 5 % of the deliveries are done (every thread has
+  opened its connections) and at the end, and the growth from the 5 % point.
+Each mode runs `--runs` times on a fresh database; the last lines give the range of each figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
 
-from deliveries import KEY, PG_ADMIN, ROOT, free_port, knobs, start_sandbox, wait_until_done
+import requests
+from deliveries import KEY, PG_ADMIN, ROOT, account_tokens, bare_post, free_port, knobs, start_sandbox
+
+REMINDER_TEXT = "C'est maintenant. Écrivez à vos députés : Député N1, Député N2, Député N3. " * 12
 
 ACCOUNTS = 100
 TARGETS = 300  # × a cap of 1,000 an hour: 100,000 reminders of three targets go out in the first hour
@@ -179,7 +194,84 @@ def failures(app: Any) -> dict[str, int]:
         return {error: count for error, count in rows}
 
 
-def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_port: int) -> None:
+def bare(url: str, smtp_port: int, tokens: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) -> float:
+    """The same calls with nothing of ours: `smtplib` and `requests` from `--threads` threads (see the docstring)."""
+
+    message = MIMEMultipart("alternative")
+    message["From"], message["Subject"] = "Porte-voix <vagues@porte-voix.example>", "Bench est ouvert · Bench"
+    message.attach(MIMEText(REMINDER_TEXT, "plain", "utf-8"))
+    message.attach(MIMEText(f"<p>{REMINDER_TEXT}</p>", "html", "utf-8"))
+    data = message.as_bytes()
+    local = threading.local()
+
+    def mail(n: int) -> None:
+        connection = getattr(local, "smtp", None)
+        if connection is None:
+            connection = local.smtp = smtplib.SMTP("127.0.0.1", smtp_port, timeout=10)
+        to = f"personne{n}@exemple.fr"
+        connection.sendmail(
+            "vagues@porte-voix.example",
+            [to],
+            data.replace(b"Subject:", f"To: {to}\nSubject:".encode(), 1),
+        )
+
+    def post(n: int) -> None:
+        session = getattr(local, "http", None) or requests.Session()
+        local.http = session
+        network, secrets = tokens[n % len(tokens)]
+        text = f"@depute{n % TARGETS}.targets.example voix bare {n} : l'emploi local d'abord, {uuid.uuid4().hex[:12]}"
+        if network == "mastodon":
+            text = text.replace(".targets.example", "@targets.example")
+        else:  # the mention's handle resolved first, as our post does
+            session.get(
+                f"{url}/bluesky/xrpc/com.atproto.identity.resolveHandle",
+                params={"handle": f"depute{n % TARGETS}.targets.example"},
+                timeout=10,
+            ).raise_for_status()
+        bare_post(session, url, network, secrets, text)
+
+    def one(n: int) -> None:
+        if n < args.pledges:
+            post(n)
+        else:
+            mail(n)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        list(pool.map(one, range(args.pledges + args.reminders)))
+    return time.perf_counter() - started
+
+
+def pending(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from scheduler.models import Delivery, DeliveryState
+
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).where(Delivery.state.in_((DeliveryState.QUEUED, DeliveryState.SENDING)))
+        )
+        db.session.remove()
+    return int(count or 0)
+
+
+def drain(app: Any, pids: list[int], total: int, tick: Any = None) -> tuple[float, list[float]]:
+    """Until nothing is queued or being sent: the seconds, and each worker's RSS when 5 % were done."""
+    started = time.perf_counter()
+    warm: list[float] = []
+    while True:
+        if tick is not None:
+            tick()
+        left = pending(app)
+        if not warm and left <= total * 0.95:
+            warm = [rss_mb(pid) for pid in pids]
+        if not left:
+            return time.perf_counter() - started, warm or [rss_mb(pid) for pid in pids]
+        time.sleep(0.1 if tick is None else 0.5)
+
+
+def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_port: int) -> dict[str, float]:
     from sqlalchemy import create_engine, text
 
     from app import create_app
@@ -197,6 +289,7 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
         "LOG_LEVEL": "WARNING",
         "INSTANCE_PATH": tmp,
         "DELIVERY_WORKERS": str(args.threads),
+        "OUTBOX_BATCH": str(args.batch),
     }
     if mode == "distributed":
         pg_name = f"porte_voix_bench_{uuid.uuid4().hex[:8]}"
@@ -206,7 +299,7 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
             "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name,
             "DISPATCH": "celery",
             "CELERY_QUEUE": f"porte-voix-bench-{uuid.uuid4().hex[:6]}",
-            "CELERY_BACKLOG": str(args.threads * 20),
+            "CELERY_BACKLOG": str(args.backlog),
         }
     else:
         settings |= {"DATABASE_URL": f"sqlite:///{tmp}/bench-{mode}.db", "DISPATCH": "threads"}
@@ -218,18 +311,18 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
             db.create_all()
         knobs(sandbox_url, latency_ms=0, bluesky_existing_domains=[])
         wave_id, pledge_calls = seed(app, args.reminders, args.pledges)
+        tokens = [t for t in account_tokens(app, list(range(1, ACCOUNTS + 1))) if t[0] != "x"]
         knobs(sandbox_url, latency_ms=args.latency_ms, bluesky_existing_domains=["targets.example"])
         queued = open_and_queue(app)
         concurrency = args.threads
+        deliveries = args.reminders + args.pledges
         if mode == "embedded":
             from scheduler.dispatch import ThreadDispatcher
 
             pids = [os.getpid()]
+            dispatcher = ThreadDispatcher(app, workers=args.threads)  # ready: its threads are started
             memory = [rss_mb(pid) for pid in pids]
-            started = time.perf_counter()
-            dispatcher = ThreadDispatcher(app, workers=args.threads)
-            wait_until_done(app)
-            elapsed = time.perf_counter() - started
+            elapsed, warm = drain(app, pids, deliveries)
             dispatcher.shutdown(wait=True)
         else:
             per_worker = max(1, args.threads // 2)
@@ -240,48 +333,59 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
             for n in range(2):
                 workers.append(
                     subprocess.Popen(  # noqa: S603
-                        [*command, "-n", f"bench{n}@%h"],
+                        [*command, "-n", f"bench{n}-{settings['CELERY_QUEUE']}@%h"],
                         cwd=ROOT,
                         env=dict(os.environ),
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
                 )
-            time.sleep(3)  # the workers' start is not the drain's
-            pids = [worker.pid for worker in workers]
-            memory = [rss_mb(pid) for pid in pids]
             from scheduler.celery import CeleryDispatcher
             from scheduler.jobs import tick_outbox
 
-            dispatcher_ = CeleryDispatcher(app)
-            app.extensions["porte_voix_dispatch"] = dispatcher_
-            started = time.perf_counter()
+            celery = app.extensions["porte_voix_celery"]
+            names = {f"bench{n}-{settings['CELERY_QUEUE']}" for n in range(2)}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # the clock starts when both workers answer
+                replies = celery.control.ping(timeout=0.5)
+                if names <= {name.split("@")[0] for reply in replies for name in reply}:
+                    break
+            else:
+                raise SystemExit("the Celery workers did not start within a minute")
+            pids = [worker.pid for worker in workers]
+            memory = [rss_mb(pid) for pid in pids]
+            app.extensions["porte_voix_dispatch"] = CeleryDispatcher(app)
             from database import utcnow
 
-            while True:
+            def tick() -> None:
                 with app.app_context():
                     tick_outbox(utcnow())
                     db.session.remove()
-                try:
-                    wait_until_done_once(app)
-                    break
-                except Pending:
-                    time.sleep(0.5)
-            elapsed = time.perf_counter() - started
+
+            elapsed, warm = drain(app, pids, deliveries, tick)
         memory_end = [rss_mb(pid) for pid in pids]
-        deliveries = args.reminders + args.pledges
         calls = args.reminders + pledge_calls
         ideal = calls * args.latency_ms / 1000 / concurrency
-        growth = max((end - start) / start for start, end in zip(memory, memory_end, strict=True))
+        growth = max((end - start) / start for start, end in zip(warm, memory_end, strict=True))
+        knobs(sandbox_url, latency_ms=args.latency_ms, bluesky_existing_domains=["targets.example"])
+        baseline = bare(sandbox_url, smtp_port, tokens, args)
         print(
-            f"{mode:<12} {deliveries:>9} {concurrency:>5} {queued:>8.1f} {elapsed:>9.1f} {ideal:>8.1f} "
-            f"{ideal / elapsed:>9.2f} {'/'.join(f'{m:.0f}' for m in memory):>12} "
-            f"{'/'.join(f'{m:.0f}' for m in memory_end):>12} {growth * 100:>7.1f}%"
+            f"{mode:<12} {deliveries:>9} {concurrency:>5} {queued:>8.1f} {elapsed:>8.1f} {deliveries / elapsed:>7.0f} "
+            f"{ideal / elapsed:>9.2f} {baseline:>7.1f} {baseline / elapsed:>8.2f} "
+            f"{'/'.join(f'{m:.0f}' for m in memory):>9} {'/'.join(f'{m:.0f}' for m in warm):>9} "
+            f"{'/'.join(f'{m:.0f}' for m in memory_end):>9} {growth * 100:>7.1f}%",
+            flush=True,
         )
         problems = failures(app)
         if problems:
             print(f"             not posted: {problems}")
         del wave_id
+        return {
+            "per s": deliveries / elapsed,
+            "of ideal": ideal / elapsed,
+            "of bare": baseline / elapsed,
+            "growth %": growth * 100,
+        }
     finally:
         for worker in workers:
             worker.terminate()
@@ -293,25 +397,6 @@ def run(mode: str, args: argparse.Namespace, tmp: str, sandbox_url: str, smtp_po
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-class Pending(Exception):
-    """Deliveries are still queued or being sent."""
-
-
-def wait_until_done_once(app: Any) -> None:
-    from sqlalchemy import func, select
-
-    from extensions import db
-    from scheduler.models import Delivery, DeliveryState
-
-    with app.app_context():
-        pending = db.session.scalar(
-            select(func.count()).where(Delivery.state.in_((DeliveryState.QUEUED, DeliveryState.SENDING)))
-        )
-        db.session.remove()
-    if pending:
-        raise Pending
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reminders", type=int, default=100_000)
@@ -319,21 +404,33 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--modes", default="embedded,distributed")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16, help="OUTBOX_BATCH: rows a claim and a task carry")
+    parser.add_argument("--backlog", type=int, default=1000, help="CELERY_BACKLOG: rows handed to the broker")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     smtp_port = free_port()
     process, url = start_sandbox(smtp_port)
     print(f"{args.reminders} reminders and {args.pledges} pledged posts, sandbox latency {args.latency_ms} ms")
+    print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(
-        f"{'mode':<12} {'deliveries':>9} {'conc':>5} {'queue s':>8} {'drain s':>9} {'ideal s':>8} {'of ideal':>9} "
-        f"{'RSS start MB':>12} {'RSS end MB':>12} {'growth':>8}"
+        f"{'mode':<12} {'deliveries':>9} {'conc':>5} {'queue s':>8} {'drain s':>8} {'per s':>7} {'of ideal':>9} "
+        f"{'bare s':>7} {'of bare':>8} {'RSS ready':>9} {'RSS 5 %':>9} {'RSS end':>9} {'growth':>8}"
     )
+    results: dict[str, list[dict[str, float]]] = {}
     try:
         for mode in args.modes.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                run(mode, args, tmp, url, smtp_port)
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    results.setdefault(mode, []).append(run(mode, args, tmp, url, smtp_port))
     finally:
         process.terminate()
+    print(f"load average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    for mode, runs in results.items():
+        ranges = ", ".join(
+            f"{name} {min(r[name] for r in runs):.2f}–{max(r[name] for r in runs):.2f}" for name in runs[0]
+        )
+        print(f"{mode} over {len(runs)} run(s): {ranges}")
 
 
 if __name__ == "__main__":

@@ -181,11 +181,18 @@ def count_confirmed(
         )
 
 
-def on_delivery_posted(delivery: Delivery, now: datetime) -> None:
-    """The outbox's word that a post or pledge went out: count its action's post as confirmed."""
-    action = db.session.scalars(select(Action).where(Action.delivery_id == delivery.id)).first()
-    if action is not None:
-        count_confirmed(action, account_id=delivery.account_id, delivery_id=delivery.id, now=now)
+def on_deliveries_posted(deliveries: list[Delivery], now: datetime) -> None:
+    """The outbox's word that a batch of posts or pledges went out: count their actions' posts as confirmed
+    (the actions read in one query)."""
+    by_id = {delivery.id: delivery for delivery in deliveries}
+    actions = db.session.scalars(select(Action).where(Action.delivery_id.in_(list(by_id))).order_by(Action.id))
+    counted: set[int] = set()
+    for action in actions:
+        delivery_id = action.delivery_id
+        if delivery_id is None or delivery_id in counted:
+            continue
+        counted.add(delivery_id)
+        count_confirmed(action, account_id=by_id[delivery_id].account_id, delivery_id=delivery_id, now=now)
 
 
 def rebuild(campaign_id: int) -> None:

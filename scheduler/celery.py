@@ -1,7 +1,7 @@
-"""Distributed dispatch: the same `outbox.process`, run by Celery workers over Redis (or RabbitMQ).
+"""Distributed dispatch: the same `outbox.process_batch`, run by Celery workers over Redis (or RabbitMQ).
 
-The row is the truth and the message only a nudge: tasks carry the delivery id (and a task id of
-their own), `acks_late` keeps a message until its task ends, and a message lost with a killed worker
+The row is the truth and the message only a nudge: a task carries a batch of delivery ids (and a task
+id of its own), `acks_late` keeps a message until its task ends, and a message lost with a killed worker
 is made up for by the scheduler (`sweep` returns stale claims; `take_due` hands over again a row still
 unclaimed a minute after it was sent). The claim makes a repeated message harmless.
 
@@ -25,7 +25,8 @@ from scheduler.models import Delivery
 
 logger = logging.getLogger(__name__)
 EXTENSION = "porte_voix_celery"
-TASK = "porte_voix.deliver"
+TASK = "porte_voix.deliver_batch"
+SINGLE_TASK = "porte_voix.deliver"  # one id: what earlier releases sent, still taken from a queue they filled
 BACKLOG = 1000  # rows handed to the broker, not yet claimed, at most (CELERY_BACKLOG); the rest waits in the database
 
 
@@ -57,19 +58,25 @@ def init_app(app: Flask) -> Celery:
     )
 
     @celery.task(name=TASK)
-    def deliver(delivery_id: int) -> str | None:
-        state = outbox.process(delivery_id, app.extensions["porte_voix_outbox"])
-        return state.value if state else None
+    def deliver_batch(delivery_ids: list[int]) -> int:
+        return len(outbox.process_batch(delivery_ids, app.extensions["porte_voix_outbox"]))
+
+    @celery.task(name=SINGLE_TASK)
+    def deliver(delivery_id: int) -> int:
+        return len(outbox.process_batch([delivery_id], app.extensions["porte_voix_outbox"]))
 
     app.extensions[EXTENSION] = celery
     return celery
 
 
-def _send(celery: Celery, delivery_ids: list[int], now: datetime) -> None:
+def _send(celery: Celery, delivery_ids: list[int], now: datetime, *, batch: int = 1) -> None:
+    """One task per `batch` ids (a click's row goes alone, at once)."""
     stamp = int(now.timestamp() * 1000)
     with celery.producer_or_acquire() as producer:
-        for delivery_id in delivery_ids:
-            celery.send_task(TASK, args=[delivery_id], task_id=f"delivery-{delivery_id}-{stamp}", producer=producer)
+        for start in range(0, len(delivery_ids), batch):
+            ids = delivery_ids[start : start + batch]
+            task_id = f"deliveries-{ids[0]}-{len(ids)}-{stamp}"
+            celery.send_task(TASK, args=[ids], task_id=task_id, producer=producer)
 
 
 def send_now(app: Flask, delivery_id: int) -> None:
@@ -107,7 +114,7 @@ class CeleryDispatcher:
             return 0
         ids = outbox.take_due(now, limit=room)
         if ids:
-            _send(self.celery, ids, now)
+            _send(self.celery, ids, now, batch=outbox.batch_size())
         return len(ids)
 
     def shutdown(self, *, wait: bool = True) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import select
 
-from channels import Network
+from channels import Network, mastodon
+from channels.clients import Client, Holder, client
 from channels.http import Endpoint
 from channels.x import XApp
+from extensions import db
 from supporters.crypto import TokenBox
+from supporters.models import MastodonApp, SocialAccount
 
 API_NETWORKS = (Network.X, Network.BLUESKY, Network.MASTODON)
 
@@ -40,3 +44,23 @@ def token_box() -> TokenBox:
     if box is None:
         box = current_app.extensions["porte_voix_token_box"] = TokenBox(current_app.config["TOKEN_KEYS"])
     return box
+
+
+def kept_mastodon_app(instance: str) -> mastodon.MastodonApp | None:
+    """Our app registered on `instance`, as kept (None when we have none there)."""
+    kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == instance))
+    if kept is None:
+        return None
+    return mastodon.MastodonApp(instance, kept.client_id, token_box().open(kept.sealed_secret))
+
+
+def client_of(account: SocialAccount) -> Client:
+    """The network's client for this connected account, reached where this deployment reaches it."""
+    holder = Holder(account.handle, account.instance, account.remote_id)
+    return client(
+        account.network,
+        endpoint(account.network),
+        holder,
+        x_app=x_app("") if account.network is Network.X else None,
+        mastodon_app=lambda: kept_mastodon_app(account.instance),
+    )

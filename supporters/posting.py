@@ -7,20 +7,18 @@ the exact text they saw and approved; the consent row records that text.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 
-from channels import Network, bluesky, check_length, mastodon, x
+from channels import check_length
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind, rate_limited
 from extensions import db
 from scheduler.models import Delivery
 from scheduler.outbox import enqueue
 from supporters.models import AccountState, ConsentKind, SocialAccount
-from supporters.networks import endpoint
+from supporters.networks import client_of
 from supporters.services import credentials, log_consent, note_rate
 
 logger = logging.getLogger(__name__)
@@ -50,13 +48,12 @@ def queue_post(account: SocialAccount, text: str, *, language: str = "", now: da
     problem = length_problem(account, text)
     if problem:
         raise PostRefused(problem)
-    key = bluesky.new_record_key(now) if account.network is Network.BLUESKY else uuid.uuid4().hex
     delivery = enqueue(
         kind=KIND,
         account_id=account.id,
         network=account.network,
         text=text,
-        idempotency_key=key,
+        idempotency_key=client_of(account).new_key(now),
         language=language,
         now=now,
     )
@@ -65,8 +62,18 @@ def queue_post(account: SocialAccount, text: str, *, language: str = "", now: da
     return delivery
 
 
+def load_accounts(deliveries: list[Delivery]) -> list[SocialAccount]:
+    """The outbox's loader: a batch's accounts in one query (`deliver_post` then finds them in the session)."""
+    ids = {d.account_id for d in deliveries if d.account_id}
+    return list(db.session.scalars(select(SocialAccount).where(SocialAccount.id.in_(ids)))) if ids else []
+
+
 def deliver_post(delivery: Delivery, now: datetime) -> PostResult:
-    """The outbox handler: post the delivery's text through its account. Raises ChannelError."""
+    """The outbox handler: post the delivery's text through its account. Raises ChannelError.
+
+    What it learns of the account (its budget at the network, that it must be reconnected) is left in the
+    session for the outbox to commit with the delivery's outcome; only a token refresh commits on its own.
+    """
     account = db.session.get(SocialAccount, delivery.account_id) if delivery.account_id else None
     if account is None:
         raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account was disconnected")
@@ -74,38 +81,26 @@ def deliver_post(delivery: Delivery, now: datetime) -> PostResult:
         raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account must be reconnected")
     if account.rate_remaining == 0 and account.rate_reset_at and account.rate_reset_at > now:
         raise rate_limited(account.rate_reset_at, "the account's budget at the network is spent")
+    api = client_of(account)
+
+    def post(secrets: dict[str, object]) -> PostResult:
+        retry = delivery.attempts > 1
+        return api.post(secrets, delivery.text, key=delivery.idempotency_key, language=delivery.language, retry=retry)
+
     try:
-        result = _post(account, delivery, credentials(account, now))
+        result = post(credentials(account, now))
     except ChannelError as error:
-        if error.kind is ErrorKind.AUTH_EXPIRED and account.network is not Network.MASTODON:
+        if error.kind is ErrorKind.AUTH_EXPIRED and api.rotates:
             # Refused before its time (revoked? clock skew?): one refresh, one more try.
-            result = _post(account, delivery, credentials(account, now, force_refresh=True))
+            result = post(credentials(account, now, force_refresh=True))
         else:
             if error.kind is ErrorKind.RATE_LIMITED:
                 account.rate_remaining, account.rate_reset_at = 0, error.retry_at
-                db.session.commit()
             elif error.kind is ErrorKind.AUTH_EXPIRED:
                 account.state = AccountState.NEEDS_RECONNECT
-                db.session.commit()
             raise
     note_rate(account, result.rate)
     return result
-
-
-def _post(account: SocialAccount, delivery: Delivery, secrets: dict[str, Any]) -> PostResult:
-    ep = endpoint(account.network)
-    if account.network is Network.X:
-        return x.post(ep, str(secrets["access"]), delivery.text, handle=account.handle)
-    if account.network is Network.MASTODON:
-        return mastodon.post(
-            ep, account.instance, str(secrets["access"]), delivery.text, idempotency_key=delivery.idempotency_key
-        )
-    session = bluesky.Session(**secrets)
-    if delivery.attempts > 1:  # an earlier attempt may have posted before its answer was lost
-        uri = bluesky.find_record(ep, session, delivery.idempotency_key)
-        if uri:
-            return PostResult(delivery.idempotency_key, bluesky.post_url(ep, session.handle, delivery.idempotency_key))
-    return bluesky.post(ep, session, delivery.text, rkey=delivery.idempotency_key, language=delivery.language)
 
 
 def refresh_followers(now: datetime) -> int:
@@ -124,14 +119,7 @@ def refresh_followers(now: datetime) -> int:
     done = 0
     for account in stale:
         try:
-            secrets = credentials(account, now)
-            ep = endpoint(account.network)
-            if account.network is Network.X:
-                profile = x.profile(ep, str(secrets["access"]))
-            elif account.network is Network.MASTODON:
-                profile = mastodon.profile(ep, account.instance, str(secrets["access"]))
-            else:
-                profile = bluesky.profile(ep, bluesky.Session(**secrets))
+            profile = client_of(account).profile(credentials(account, now))
         except ChannelError as error:
             logger.info("followers of account %s not read: %s", account.id, error)
             account.followers_at = now - FOLLOWERS_MAX_AGE + timedelta(hours=1)  # back off an hour

@@ -12,6 +12,7 @@ import requests
 
 from channels import Network, bluesky, mastodon, x
 from channels.api import pkce_pair
+from channels.clients import x_grant
 from supporters import services
 from supporters.models import SocialAccount, Supporter
 from supporters.networks import endpoint, x_app
@@ -39,7 +40,7 @@ def connect_sandbox_account(
         code = approve(x.authorize_url(ep, x_app(CALLBACK), state="rehearsal", challenge=challenge), name)
         tokens = x.exchange_code(ep, x_app(CALLBACK), code=code, verifier=verifier)
         return services.connect(
-            supporter, network, x.profile(ep, tokens.access), services.x_secrets(tokens), expires_at=tokens.expires_at
+            supporter, network, x.profile(ep, tokens.access), x_grant(tokens).secrets, expires_at=tokens.expires_at
         )
     if network is Network.MASTODON:
         app = services.mastodon_app(instance, redirect_uri=CALLBACK)

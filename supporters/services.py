@@ -1,8 +1,10 @@
 """Connected accounts: connect, open and refresh their tokens, disconnect (revoking at the network).
 
-Tokens are sealed before they reach a column and opened only here. Refresh tokens of X and Bluesky
-rotate and are single-use, so a refresh runs under a lock (a row lock on PostgreSQL, and a process
-lock for the threads of one process) and commits at once: a new token lost is an account locked out.
+Tokens are sealed before they reach a column and opened only here; the network is reached through the
+account's client (`supporters.networks.client_of`). Refresh tokens of X and Bluesky rotate and are
+single-use, so a refresh runs under a lock (a row lock on PostgreSQL, and a process lock for the
+threads of one process) in a transaction of its own, committed at once: a new token lost is an account
+locked out, and the caller's transaction (the outbox's, say) stays the caller's to commit.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from channels import Network, bluesky, mastodon, x
-from channels.api import Profile, Tokens
+from channels import Network, mastodon
+from channels.api import Profile
 from channels.errors import ChannelError, ErrorKind, RateState
 from database import utcnow
 from extensions import db
 from scheduler.outbox import cancel_for_account
 from supporters.models import AccountState, Consent, ConsentKind, MastodonApp, SocialAccount, Supporter
-from supporters.networks import endpoint, token_box, x_app
+from supporters.networks import client_of, endpoint, kept_mastodon_app, token_box
 
 logger = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=5)  # refresh an access token this long before it expires
@@ -102,21 +106,13 @@ def connect(
     return account
 
 
-def x_secrets(tokens: Tokens) -> dict[str, Any]:
-    return {"access": tokens.access, "refresh": tokens.refresh, "expires_at": _stamp(tokens.expires_at)}
-
-
-def bluesky_session(account: SocialAccount) -> bluesky.Session:
-    return bluesky.Session(**open_tokens(account))
-
-
 def mastodon_app(instance: str, *, redirect_uri: str) -> mastodon.MastodonApp:
     """Our app on `instance`: the one kept, unless the instance forgot it or our address changed."""
     ep = endpoint(Network.MASTODON)
     kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == instance))
     if kept is not None and kept.redirect_uri == redirect_uri:
-        app = mastodon.MastodonApp(instance, kept.client_id, token_box().open(kept.sealed_secret))
-        if mastodon.app_is_known(ep, app):
+        app = kept_mastodon_app(instance)
+        if app is not None and mastodon.app_is_known(ep, app):
             return app
         logger.info("mastodon: %s forgot our app; registering again", instance)
     app = mastodon.register_app(ep, instance, redirect_uri=redirect_uri)
@@ -147,39 +143,34 @@ def needs_refresh(account: SocialAccount, now: datetime) -> bool:
 def credentials(account: SocialAccount, now: datetime, *, force_refresh: bool = False) -> dict[str, Any]:
     """The account's opened tokens, refreshed first when they expire soon (or the network refused them).
 
-    Raises ChannelError(AUTH_EXPIRED) and marks the account for reconnection when refresh fails.
-    Commits when it refreshes (see the module's docstring).
+    Raises ChannelError(AUTH_EXPIRED) and marks the account for reconnection when refresh fails. A refresh
+    commits in a transaction of its own (see the module's docstring); `account` is brought up to date
+    without being marked changed, and nothing of the caller's session is flushed or committed.
     """
-    if account.network is Network.MASTODON or not (force_refresh or needs_refresh(account, now)):
+    api = client_of(account)
+    if not api.rotates or not (force_refresh or needs_refresh(account, now)):
         return open_tokens(account)
-    before = account.sealed_tokens
-    with _refresh_locks[account.id]:
-        db.session.refresh(account, with_for_update=True)  # waits for another process's refresh
-        if account.sealed_tokens != before and not needs_refresh(account, now):
-            db.session.commit()
-            return open_tokens(account)  # another worker refreshed while we waited
+    with _refresh_locks[account.id], Session(db.engine, expire_on_commit=False) as own:
+        locked = own.get(SocialAccount, account.id, with_for_update=True)  # waits for another process's refresh
+        if locked is None:
+            raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account was disconnected")
         try:
-            secrets = _refresh(account)
-        except ChannelError as error:
-            if error.kind is ErrorKind.AUTH_EXPIRED:
-                account.state = AccountState.NEEDS_RECONNECT
-            db.session.commit()
-            raise
-        db.session.commit()
-        return secrets
-
-
-def _refresh(account: SocialAccount) -> dict[str, Any]:
-    ep = endpoint(account.network)
-    if account.network is Network.X:
-        tokens = x.refresh(ep, x_app(""), str(open_tokens(account)["refresh"]))
-        secrets, expires_at = x_secrets(tokens), tokens.expires_at
-    else:
-        session = bluesky.refresh_session(ep, bluesky_session(account))
-        secrets, expires_at = session.as_dict(), session.expires_at
-    account.sealed_tokens, account.token_expires_at = seal(secrets), expires_at
-    account.state = AccountState.CONNECTED
-    return secrets
+            if locked.sealed_tokens != account.sealed_tokens and not needs_refresh(locked, now):
+                return open_tokens(locked)  # another worker refreshed while we waited
+            try:
+                grant = api.refresh(open_tokens(locked))
+            except ChannelError as error:
+                if error.kind is ErrorKind.AUTH_EXPIRED:
+                    locked.state = AccountState.NEEDS_RECONNECT
+                    own.commit()
+                raise
+            locked.sealed_tokens, locked.token_expires_at = seal(grant.secrets), grant.expires_at
+            locked.state = AccountState.CONNECTED
+            own.commit()
+            return grant.secrets
+        finally:
+            for name in ("sealed_tokens", "token_expires_at", "state"):
+                set_committed_value(account, name, getattr(locked, name))
 
 
 def note_rate(account: SocialAccount, rate: RateState | None) -> None:
@@ -226,18 +217,7 @@ def _revoke_quietly(account: SocialAccount) -> bool:
 
 
 def _revoke(account: SocialAccount) -> None:
-    ep = endpoint(account.network)
-    secrets = open_tokens(account)
-    if account.network is Network.X:
-        x.revoke(ep, x_app(""), str(secrets["access"]))
-    elif account.network is Network.MASTODON:
-        kept = db.session.scalar(select(MastodonApp).where(MastodonApp.instance == account.instance))
-        if kept is None:
-            raise ValueError("no app is kept for this instance")
-        app = mastodon.MastodonApp(account.instance, kept.client_id, token_box().open(kept.sealed_secret))
-        mastodon.revoke(ep, app, str(secrets["access"]))
-    else:
-        bluesky.delete_session(ep, bluesky.Session(**secrets))
+    client_of(account).revoke(open_tokens(account))
 
 
 def log_consent(account: SocialAccount, kind: ConsentKind, *, text: str = "", now: datetime | None = None) -> None:

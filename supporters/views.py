@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from channels import Network, bluesky, mastodon, x
 from channels.api import Profile, pkce_pair
+from channels.clients import x_grant
 from channels.errors import ChannelError, ErrorKind
 from channels.mastodon import normalise_instance
 from clients import hashed_client
@@ -128,7 +129,7 @@ def x_callback() -> Response:
     except ChannelError as error:
         flash(explain(error, "X"), "error")
         return redirect(next_path)
-    return _finish(Network.X, profile, services.x_secrets(tokens), next_path, expires_at=tokens.expires_at)
+    return _finish(Network.X, profile, x_grant(tokens).secrets, next_path, expires_at=tokens.expires_at)
 
 
 @bp.route("/connect/mastodon", methods=["GET", "POST"])

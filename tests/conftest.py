@@ -7,12 +7,13 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from accounts.models import Organisation, Role, User
 from app import create_app
@@ -299,6 +300,23 @@ def mailbox(sandbox: SandboxServer, smtp_sink: SmtpSink, app: Flask) -> Iterator
     app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, PUBLIC_URL="http://localhost")
     yield sandbox
     smtp.close_connections()
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs (an executemany counts once)."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def fold(app: Flask) -> int:

@@ -9,15 +9,13 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from accounts.models import Role
 from campaign.actions import record_action, total_actions
@@ -39,7 +37,7 @@ from campaign.tallies import (
 from channels import Network
 from extensions import db
 from recipients.models import Recipient
-from tests.conftest import fold, login
+from tests.conftest import fold, login, statements
 from tests.test_analytics import add_wave
 
 SEND = re.compile(r'href="(/c/[^"]+/send/x/[^"]+)"')
@@ -208,27 +206,10 @@ def test_the_hourly_cap_reads_the_folded_minutes_and_forgets_after_two_hours(
 # 2. A click, a visit -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the block runs."""
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
-def _writes(statements: list[str]) -> list[str]:
+def _writes(sent: list[str]) -> list[str]:
     """The statements that write, as "VERB table"."""
     written = []
-    for statement in statements:
+    for statement in sent:
         verb = statement.lstrip().split(None, 1)[0].upper()
         if verb in {"INSERT", "UPDATE", "DELETE"}:
             table = re.search(r"(?:INTO|UPDATE|FROM)\s+\"?(\w+)", statement, re.IGNORECASE)
@@ -240,12 +221,12 @@ def test_a_click_appends_one_row_and_a_page_view_one_event(
     app: Flask, client: FlaskClient, make_org: Any, make_campaign: Any
 ) -> None:
     campaign = make_campaign(make_org(), targets=3, networks=["x"])
-    with _statements(app) as sent:
+    with statements(app) as sent:
         page = client.get(f"/c/{campaign.slug}").text
     assert _writes(sent) == ["INSERT visit_event"]  # a new visit with a target shown: one appended row
     link = SEND.search(page)
     assert link
-    with _statements(app) as sent:
+    with statements(app) as sent:
         assert client.get(link.group(1)).status_code == 303
     assert _writes(sent) == ["INSERT action"]  # nothing shared with another click: no update, no upsert
     with app.app_context():
@@ -387,7 +368,7 @@ def test_within_its_max_age_a_process_reads_no_campaign_row(
     app.config["PAGE_VERSION_MAX_AGE"] = 60.0
     page_cache(app).clear()
     assert client.get(f"/c/{campaign.slug}").status_code == 200
-    with _statements(app) as sent:
+    with statements(app) as sent:
         assert app.test_client().get(f"/c/{campaign.slug}").status_code == 200
     assert not [sql for sql in sent if re.search(r"\bFROM campaign\b", sql)]  # version, snapshot, counts: memory
 

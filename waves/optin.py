@@ -160,13 +160,13 @@ def mark_bounced(subscription: Subscription, reason: str, now: datetime) -> None
 
 
 def send_to(subscription: Subscription, message: mail.Outgoing, now: datetime) -> None:
-    """Send to a subscription's address, marking it bounced when the server refuses it for good."""
+    """Send to a subscription's address, marking it bounced when the server refuses it for good (in the
+    session: the outbox commits it with the delivery's outcome)."""
     try:
         mail.send(message)
     except ChannelError as error:
         if error.kind is ErrorKind.REJECTED and error.reason.startswith("bounced"):
             mark_bounced(subscription, error.reason, now)
-            db.session.commit()
         raise
 
 
