@@ -79,6 +79,17 @@ def _ratelimit_storage(environ: os._Environ[str] | dict[str, str]) -> str:
     return "swept-memory://"  # extensions.SweptMemoryStorage
 
 
+def _page_counts(environ: os._Environ[str] | dict[str, str]) -> str:
+    """Where web nodes share the clicks not folded yet (the least-contacted choice): nowhere in one process
+    (embedded), the Celery broker's Redis when distributed."""
+    if "PAGE_COUNTS_URL" in environ:
+        return environ["PAGE_COUNTS_URL"]
+    broker = environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
+    if _dispatch(environ.get("DISPATCH")) == "celery" and broker.startswith(("redis://", "rediss://")):
+        return broker
+    return ""
+
+
 def _timezone(value: str | None) -> str:
     name = value or "Europe/Paris"
     try:
@@ -150,6 +161,7 @@ class Config:
     TRUSTED_HOSTS: tuple[str, ...] | None = None  # Host headers the app answers (Flask refuses the others with 400)
     PROXY_COUNT: int = 0  # reverse proxies in front: X-Forwarded-For/-Proto are read from that many hops
     RATELIMIT_STORAGE_URI: str = "swept-memory://"  # Flask-Limiter's counters: Redis in distributed mode
+    PAGE_COUNTS_URL: str = ""  # the Redis where web nodes share recent clicks (distributed mode: the broker's)
     RATELIMIT_DEFAULT: str = "600 per minute"  # every endpoint, per hashed client
     CLICK_LIMIT: str = "20 per minute;120 per hour"  # messages counted per hashed client (more are not counted)
     VISIT_LIMIT: str = "30 per minute;300 per hour"  # new visits counted per hashed client
@@ -193,6 +205,7 @@ class Config:
             TRUSTED_HOSTS=hosts or None,
             PROXY_COUNT=_number("PROXY_COUNT", environ.get("PROXY_COUNT"), 0, int),
             RATELIMIT_STORAGE_URI=_ratelimit_storage(environ),
+            PAGE_COUNTS_URL=_page_counts(environ),
             CLICK_LIMIT=environ.get("CLICK_LIMIT") or "20 per minute;120 per hour",
             VISIT_LIMIT=environ.get("VISIT_LIMIT") or "30 per minute;300 per hour",
             RATELIMIT_DEFAULT=environ.get("RATELIMIT_DEFAULT") or "600 per minute",

@@ -150,6 +150,25 @@ def dialect_insert(session: Any, model: Any) -> Any:
     return build(model)
 
 
+def increment_many(session: Any, model: Any, keys: list[str], rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Add each row's `columns` to the row with its `keys`, inserting it when missing: one statement for the
+    lot (an `executemany`), so that a batch pays for one `ON CONFLICT` compilation, not one a row."""
+    if not rows:
+        return
+    statement = dialect_insert(session, model)
+    table = model.__table__
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={name: table.c[name] + statement.excluded[name] for name in columns}
+    )
+    session.execute(statement, rows)
+
+
+def insert_missing(session: Any, model: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose `keys` are not there yet, leaving existing ones as they are (one executemany)."""
+    if rows:
+        session.execute(dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys), rows)
+
+
 def upsert(
     session: Any,
     model: Any,

@@ -51,7 +51,7 @@ from campaign.tallies import (
     hour_of,
     local_day,
 )
-from database import dialect_insert, utcnow
+from database import dialect_insert, increment_many, utcnow
 from extensions import db
 
 logger = logging.getLogger(__name__)
@@ -234,21 +234,10 @@ def _load_people(rows: Sequence[Any]) -> dict[tuple[int, int, str], _Person]:
     return people
 
 
-def _increment(model: Any, keys: list[str], rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """Add each row's `columns` to the row with its keys, inserting it when missing (one executemany)."""
-    if not rows:
-        return
-    statement = dialect_insert(db.session, model)
-    table = model.__table__
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: table.c[name] + statement.excluded[name] for name in columns}
-    )
-    db.session.execute(statement, rows)
-
-
 def _write(counts: _Batch, people: dict[tuple[int, int, str], _Person]) -> None:
     action_keys = ["campaign_id", "wave_id", "hour", "network", "mode", "variant_id"]
-    _increment(
+    increment_many(
+        db.session,
         ActionTally,
         action_keys,
         [
@@ -257,7 +246,8 @@ def _write(counts: _Batch, people: dict[tuple[int, int, str], _Person]) -> None:
         ],
         ["actions"],
     )
-    _increment(
+    increment_many(
+        db.session,
         TargetTally,
         ["campaign_id", "wave_id", "recipient_id"],
         [
@@ -266,13 +256,15 @@ def _write(counts: _Batch, people: dict[tuple[int, int, str], _Person]) -> None:
         ],
         ["actions"],
     )
-    _increment(
+    increment_many(
+        db.session,
         TargetMinute,
         ["recipient_id", "minute"],
         [{"recipient_id": r, "minute": m, "actions": n} for (r, m), n in counts.minutes.items()],
         ["actions"],
     )
-    _increment(
+    increment_many(
+        db.session,
         SupporterDay,
         ["campaign_id", "wave_id", "day"],
         [
@@ -334,7 +326,8 @@ def _fold_visits(now: datetime, batch: int) -> None:
             total[0] += event.visits
             total[1] += event.shown
             total[2] += event.refused
-        _increment(
+        increment_many(
+            db.session,
             VisitTally,
             ["campaign_id", "wave_id", "hour"],
             [

@@ -8,11 +8,13 @@ outside the ORM's sight still shows within that time).
 
 The targets' counts and last variants (least contacted first, rotation) are read apart, every
 `COUNTS_MAX_AGE`: they move with every fold. Caps per wave likewise. The caches live in
-`app.extensions`, one per application.
+`app.extensions`, one per application. A click not folded yet counts at once in this process; in
+distributed mode (`PAGE_COUNTS_URL`) it counts in Redis, for every web node (`SharedClicks`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import redis
 from flask import Flask, current_app
 from sqlalchemy import exists, select
 
@@ -43,6 +46,8 @@ from recipients.models import PostcodeArea, Recipient, TargetRole
 
 SNAPSHOT_MAX_AGE = 30.0  # seconds
 COUNTS_MAX_AGE = 1.0  # seconds: the fold runs every second
+SHARED_WINDOW = 3  # seconds of clicks kept in Redis: longer than COUNTS_MAX_AGE and a fold
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -258,11 +263,60 @@ class TargetCounts:
     read_at: float
 
 
+class SharedClicks:
+    """The clicks of the last `SHARED_WINDOW` seconds, counted in Redis by every web node (one hash a campaign
+    and second): what the fold has not folded yet, so that a target another node just gave out is not given
+    out again here. It may count a click the fold has folded already for a second or two; the choice is a
+    spreading rule and the tallies stay the fold's. Redis down: each node counts its own (and logs it)."""
+
+    def __init__(self, url: str, *, prefix: str = "pv:clicks") -> None:
+        self.redis = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+        self.prefix = prefix
+        self._quiet_until = 0.0
+
+    def _key(self, campaign_id: int, second: int) -> str:
+        return f"{self.prefix}:{campaign_id}:{second}"
+
+    def add(self, campaign_id: int, recipient_id: int) -> bool:
+        key = self._key(campaign_id, int(time.time()))
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hincrby(key, str(recipient_id), 1)
+            pipe.expire(key, SHARED_WINDOW + 2)
+            pipe.execute()
+        except redis.RedisError as error:
+            self._complain(error)
+            return False
+        return True
+
+    def recent(self, campaign_id: int) -> dict[int, int]:
+        now = int(time.time())
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for second in range(now - SHARED_WINDOW + 1, now + 1):
+                pipe.hgetall(self._key(campaign_id, second))
+            buckets = pipe.execute()
+        except redis.RedisError as error:
+            self._complain(error)
+            return {}
+        counts: dict[int, int] = {}
+        for bucket in buckets:
+            for recipient_id, count in bucket.items():
+                counts[int(recipient_id)] = counts.get(int(recipient_id), 0) + int(count)
+        return counts
+
+    def _complain(self, error: Exception) -> None:
+        if time.monotonic() >= self._quiet_until:
+            logger.warning("page counts: Redis did not answer (%s); this node counts its own clicks", error)
+            self._quiet_until = time.monotonic() + 30
+
+
 class PageCache:
     """The application's snapshots, counts and caps, by campaign (or wave). Safe across threads: a value is
     replaced whole, never changed in place, and two threads building the same one at once both succeed."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedClicks | None = None) -> None:
+        self.shared = shared
         self._snapshots: dict[int, Snapshot] = {}
         self._counts: dict[int, TargetCounts] = {}
         self._caps: dict[int, tuple[float, frozenset[int]]] = {}
@@ -293,6 +347,19 @@ class PageCache:
         self._headings[slug] = (time.monotonic(), row)
 
     def counts(self, campaign_id: int) -> TargetCounts:
+        """The folded counts (read at most once a second), with the clicks every node made since (shared)."""
+        folded = self._folded(campaign_id)
+        if self.shared is None:
+            return folded
+        recent = self.shared.recent(campaign_id)
+        if not recent:
+            return folded
+        counts = dict(folded.counts)
+        for recipient_id, count in recent.items():
+            counts[recipient_id] = counts.get(recipient_id, 0) + count
+        return TargetCounts(counts, folded.last_variant, folded.read_at)
+
+    def _folded(self, campaign_id: int) -> TargetCounts:
         found = self._counts.get(campaign_id)
         if found is not None and time.monotonic() - found.read_at < COUNTS_MAX_AGE:
             return found
@@ -310,9 +377,15 @@ class PageCache:
         return fresh
 
     def add_click(self, campaign_id: int, recipient_id: int, variant_id: int | None) -> None:
-        """Count this process's own click at once (the fold makes it everyone's within a second)."""
+        """Count a click at once: for every node (shared), else for this process (the fold makes it
+        everyone's within a second)."""
         found = self._counts.get(campaign_id)
         if found is None:
+            return
+        if self.shared is not None and self.shared.add(campaign_id, recipient_id):
+            self._counts[campaign_id] = TargetCounts(
+                found.counts, {**found.last_variant, recipient_id: variant_id}, found.read_at
+            )
             return
         counts = dict(found.counts)
         counts[recipient_id] = counts.get(recipient_id, 0) + 1
@@ -345,4 +418,5 @@ def page_cache(app: Flask | None = None) -> PageCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["porte_voix_pages"] = PageCache()
+    url = app.config.get("PAGE_COUNTS_URL") or ""
+    app.extensions["porte_voix_pages"] = PageCache(SharedClicks(url) if url else None)

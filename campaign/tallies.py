@@ -12,6 +12,8 @@ the wave, once in the campaign).
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.models import Action, ActionMode
 from channels import Network
-from database import local_date_sql, upsert
+from database import increment_many, insert_missing, local_date_sql
 from extensions import Model, db
 from scheduler.models import Delivery, DeliveryState
 
@@ -152,47 +154,87 @@ def _waves(wave_id: int | None) -> list[int]:
     return [CAMPAIGN_WIDE, wave_id] if wave_id else [CAMPAIGN_WIDE]
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    """An action whose post is confirmed: delivered through `account_id` as `delivery_id`, or found."""
+
+    action: Action
+    account_id: int | None = None
+    delivery_id: int | None = None
+    now: datetime | None = None
+
+
 def count_confirmed(
     action: Action, *, account_id: int | None = None, delivery_id: int | None = None, now: datetime | None = None
 ) -> None:
     """Count an action's post as confirmed: delivered (with its account and a row for its engagement) or
     found on a public timeline.
     """
-    upsert(db.session, ActionTally, _action_keys(action), increments={"confirmed": 1})
-    for wave_id in _waves(action.wave_id):
-        keys = {"campaign_id": action.campaign_id, "wave_id": wave_id}
-        upsert(db.session, TargetTally, {**keys, "recipient_id": action.recipient_id}, increments={"confirmed": 1})
-        if account_id is not None:
-            upsert(db.session, ReachTally, {**keys, "account_id": account_id})
-    if delivery_id is not None:
-        posted_at = now or action.created_at
-        upsert(
-            db.session,
-            PostMetric,
-            {"delivery_id": delivery_id},
-            values={
+    count_confirmed_many([Confirmed(action, account_id, delivery_id, now)])
+
+
+def count_confirmed_many(confirmed: list[Confirmed]) -> None:
+    """Count these posts as confirmed, one `executemany` a tally for the lot (a batch of deliveries)."""
+    actions: Counter[tuple[Any, ...]] = Counter()
+    targets: Counter[tuple[int, int, int]] = Counter()
+    reach: set[tuple[int, int, int]] = set()
+    metrics: dict[int, dict[str, Any]] = {}
+    for item in confirmed:
+        action = item.action
+        actions[tuple(_action_keys(action).values())] += 1
+        for wave_id in _waves(action.wave_id):
+            targets[(action.campaign_id, wave_id, action.recipient_id)] += 1
+            if item.account_id is not None:
+                reach.add((action.campaign_id, wave_id, item.account_id))
+        if item.delivery_id is not None:
+            posted_at = item.now or action.created_at
+            metrics[item.delivery_id] = {
+                "delivery_id": item.delivery_id,
                 "campaign_id": action.campaign_id,
                 "wave_id": action.wave_id or 0,
                 "recipient_id": action.recipient_id,
                 "network": action.network,
                 "posted_at": posted_at,
                 "next_fetch_at": posted_at,
-            },
-        )
+            }
+    names = ["campaign_id", "wave_id", "hour", "network", "mode", "variant_id"]
+    increment_many(
+        db.session,
+        ActionTally,
+        names,
+        [dict(zip(names, key, strict=True)) | {"actions": 0, "confirmed": n} for key, n in actions.items()],
+        ["confirmed"],
+    )
+    increment_many(
+        db.session,
+        TargetTally,
+        ["campaign_id", "wave_id", "recipient_id"],
+        [
+            {"campaign_id": c, "wave_id": w, "recipient_id": r, "actions": 0, "confirmed": n}
+            for (c, w, r), n in targets.items()
+        ],
+        ["confirmed"],
+    )
+    insert_missing(
+        db.session,
+        ReachTally,
+        ["campaign_id", "wave_id", "account_id"],
+        [{"campaign_id": c, "wave_id": w, "account_id": a} for c, w, a in sorted(reach)],
+    )
+    insert_missing(db.session, PostMetric, ["delivery_id"], list(metrics.values()))
 
 
 def on_deliveries_posted(deliveries: list[Delivery], now: datetime) -> None:
     """The outbox's word that a batch of posts or pledges went out: count their actions' posts as confirmed
-    (the actions read in one query)."""
+    (the actions read in one query, the tallies written in one statement each)."""
     by_id = {delivery.id: delivery for delivery in deliveries}
     actions = db.session.scalars(select(Action).where(Action.delivery_id.in_(list(by_id))).order_by(Action.id))
-    counted: set[int] = set()
+    confirmed: dict[int, Confirmed] = {}
     for action in actions:
         delivery_id = action.delivery_id
-        if delivery_id is None or delivery_id in counted:
-            continue
-        counted.add(delivery_id)
-        count_confirmed(action, account_id=by_id[delivery_id].account_id, delivery_id=delivery_id, now=now)
+        if delivery_id is not None and delivery_id not in confirmed:
+            confirmed[delivery_id] = Confirmed(action, by_id[delivery_id].account_id, delivery_id, now)
+    count_confirmed_many(list(confirmed.values()))
 
 
 def rebuild(campaign_id: int) -> None:

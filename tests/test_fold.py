@@ -8,6 +8,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,13 +25,15 @@ from campaign.choice import Miss, choose_target, rotate
 from campaign.fold import fold_tallies, freshness
 from campaign.models import Action, Campaign, CampaignTarget, Variant
 from campaign.services import save_message
-from campaign.snapshot import page_cache
+from campaign.snapshot import PageCache, SharedClicks, page_cache
 from campaign.tallies import (
     ActionTally,
+    Confirmed,
     SupporterDay,
     SupporterTally,
     TallyMark,
     TargetTally,
+    count_confirmed_many,
     folded_upto,
     rebuild,
 )
@@ -82,13 +85,20 @@ def _history(campaign_id: int, wave_id: int | None) -> int:
 # 1. The fold -------------------------------------------------------------------------------------
 
 
-def test_the_fold_is_exact_in_any_batch_size_and_agrees_with_a_rebuild(
-    app: Flask, make_org: Any, make_campaign: Any
-) -> None:
+@pytest.fixture
+def history(app: Flask, make_org: Any, make_campaign: Any) -> tuple[Campaign, int]:
+    """A campaign of four targets with a wave, and the number of actions of its history (none folded)."""
     campaign = make_campaign(make_org(), targets=4)
     with app.app_context():
         wave_id = add_wave(campaign.id, "Mardi", timedelta(minutes=1))
-        made = _history(campaign.id, wave_id)
+        return campaign, _history(campaign.id, wave_id)
+
+
+def test_the_fold_is_exact_in_any_batch_size_and_agrees_with_a_rebuild(
+    app: Flask, history: tuple[Campaign, int]
+) -> None:
+    campaign, made = history
+    with app.app_context():
         assert _tallies()["ActionTally"] == [] and folded_upto() == 0  # a click counted nothing yet
         assert total_actions(db.session.get_one(Campaign, campaign.id)) == made  # the thanks page's total: live
         assert fold_tallies(batch=7) == made  # batches that cut one supporter's actions apart
@@ -394,3 +404,48 @@ def test_the_throttles_count_without_starting_a_thread_per_hit(app: Flask, monke
             results.append(allow("hot", "30 per minute", "b"))
             time.sleep(0.0005)
     assert results.count(True) == 30 and started == []
+
+
+# 5. Two web nodes share the clicks not folded yet (distributed mode) -----------------------------
+
+
+def test_web_nodes_see_each_others_clicks_before_the_fold(
+    app: Flask, redis_url: str, make_org: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign(make_org(), targets=3, networks=["x"])
+    prefix = f"pv-test-{uuid.uuid4().hex[:8]}"
+    first, second = (PageCache(SharedClicks(redis_url, prefix=prefix)) for _ in range(2))
+    with app.app_context():
+        before = first.counts(campaign.id).counts
+        second.counts(campaign.id)  # each node has read the folded counts
+        for _ in range(2):
+            second.add_click(campaign.id, 2, None)
+        assert first.counts(campaign.id).counts[2] == before[2] + 2  # seen at once on the other node
+        assert first.counts(campaign.id).counts[1] == before[1]
+        # Redis gone: a node counts its own clicks, and the page goes on.
+        alone = PageCache(SharedClicks("redis://127.0.0.1:1/0", prefix=prefix))
+        assert alone.counts(campaign.id).counts[2] == before[2]
+        alone.add_click(campaign.id, 3, None)
+        assert alone.counts(campaign.id).counts[3] == before[3] + 1
+
+
+def test_a_batch_of_confirmed_posts_writes_each_tally_once_and_agrees_with_a_rebuild(
+    app: Flask, history: tuple[Campaign, int]
+) -> None:
+    campaign, _made = history
+    with app.app_context():
+        fold_tallies()
+        found = db.session.scalars(select(Action).order_by(Action.id).limit(6)).all()
+        for action in found:
+            action.confirmed_at = action.created_at  # as confirm_link_posts does when it finds the posts
+        db.session.flush()
+        with statements(app) as sent:
+            count_confirmed_many([Confirmed(action) for action in found])
+            db.session.flush()
+        written = [w for w in _writes(sent) if "tally" in w]
+        assert sorted(written) == ["INSERT action_tally", "INSERT target_tally"]  # one statement each, any size
+        db.session.commit()
+        counted = _tallies()
+        rebuild(campaign.id)
+        db.session.commit()
+        assert _tallies() == counted
