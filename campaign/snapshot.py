@@ -9,12 +9,11 @@ outside the ORM's sight still shows within that time).
 The targets' counts and last variants (least contacted first, rotation) are read apart, every
 `COUNTS_MAX_AGE`: they move with every fold. Caps per wave likewise. The caches live in
 `app.extensions`, one per application. A click not folded yet counts at once in this process; in
-distributed mode (`PAGE_COUNTS_URL`) it counts in Redis, for every web node (`SharedClicks`).
+distributed mode (`PAGE_COUNTS_URL`) it counts in Redis, for every web node (`campaign.clicks`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Collection
@@ -22,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import redis
 from flask import Flask, current_app
 from sqlalchemy import exists, select
 
 from campaign.appended import recent_counts
+from campaign.clicks import SharedClicks
 from campaign.models import (
     LIVE_STATES,
     Campaign,
@@ -46,8 +45,6 @@ from recipients.models import PostcodeArea, Recipient, TargetRole
 
 SNAPSHOT_MAX_AGE = 30.0  # seconds
 COUNTS_MAX_AGE = 1.0  # seconds: the fold runs every second
-SHARED_WINDOW = 3  # seconds of clicks kept in Redis: longer than COUNTS_MAX_AGE and a fold
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -261,54 +258,6 @@ class TargetCounts:
     counts: dict[int, int]
     last_variant: dict[int, int | None]
     read_at: float
-
-
-class SharedClicks:
-    """The clicks of the last `SHARED_WINDOW` seconds, counted in Redis by every web node (one hash a campaign
-    and second): what the fold has not folded yet, so that a target another node just gave out is not given
-    out again here. It may count a click the fold has folded already for a second or two; the choice is a
-    spreading rule and the tallies stay the fold's. Redis down: each node counts its own (and logs it)."""
-
-    def __init__(self, url: str, *, prefix: str = "pv:clicks") -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        self.prefix = prefix
-        self._quiet_until = 0.0
-
-    def _key(self, campaign_id: int, second: int) -> str:
-        return f"{self.prefix}:{campaign_id}:{second}"
-
-    def add(self, campaign_id: int, recipient_id: int) -> bool:
-        key = self._key(campaign_id, int(time.time()))
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hincrby(key, str(recipient_id), 1)
-            pipe.expire(key, SHARED_WINDOW + 2)
-            pipe.execute()
-        except redis.RedisError as error:
-            self._complain(error)
-            return False
-        return True
-
-    def recent(self, campaign_id: int) -> dict[int, int]:
-        now = int(time.time())
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for second in range(now - SHARED_WINDOW + 1, now + 1):
-                pipe.hgetall(self._key(campaign_id, second))
-            buckets = pipe.execute()
-        except redis.RedisError as error:
-            self._complain(error)
-            return {}
-        counts: dict[int, int] = {}
-        for bucket in buckets:
-            for recipient_id, count in bucket.items():
-                counts[int(recipient_id)] = counts.get(int(recipient_id), 0) + int(count)
-        return counts
-
-    def _complain(self, error: Exception) -> None:
-        if time.monotonic() >= self._quiet_until:
-            logger.warning("page counts: Redis did not answer (%s); this node counts its own clicks", error)
-            self._quiet_until = time.monotonic() + 30
 
 
 class PageCache:

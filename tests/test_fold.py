@@ -22,10 +22,11 @@ from accounts.models import Role
 from campaign.actions import record_action, total_actions
 from campaign.appended import TargetMinute, VisitEvent, recent_counts
 from campaign.choice import Miss, choose_target, rotate
+from campaign.clicks import SharedClicks
 from campaign.fold import fold_tallies, freshness
 from campaign.models import Action, Campaign, CampaignTarget, Variant
 from campaign.services import save_message
-from campaign.snapshot import PageCache, SharedClicks, page_cache
+from campaign.snapshot import PageCache, page_cache
 from campaign.tallies import (
     ActionTally,
     Confirmed,

@@ -194,7 +194,7 @@ def test_two_workers_claiming_at_once_take_different_rows(
         thread.join(timeout=30)
     flat = [i for batch in taken for i in batch]
     assert len(flat) == len(set(flat))  # nobody took a row twice
-    assert len(flat) == min(24, 45) and set(flat) <= set(ids)
+    assert sorted(flat) == sorted(ids)  # and, between them, every due row
 
 
 # The reminder's skeleton ----------------------------------------------------------------------------
@@ -275,9 +275,10 @@ def test_a_reminder_handler_reads_on_its_own_outside_a_batch(
         claimed = outbox.claim(ids, utcnow() + timedelta(seconds=5))
         result = deliver_reminder(claimed[0], utcnow())  # no loader ran: the session reads what it needs
         db.session.rollback()
+        token = reminder_token(claimed[0].ref_id or 0)
     assert isinstance(result, PostResult) and result.remote_id.startswith("<")
     (message,) = mailbox.state.mailbox()
-    assert "/r/" in message.text or reminder_token(1) in message.text
+    assert token in message.text  # its own link, read without a loader
 
 
 # One client interface ---------------------------------------------------------------------------------
