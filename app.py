@@ -14,7 +14,7 @@ import security
 from config import Config, load_secret_key
 from database import engine_options
 from extensions import babel, csrf, db, login, migrate
-from supporters.crypto import load_token_keys
+from tokenbox import load_token_keys
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -45,6 +45,7 @@ def register_extensions(app: Flask) -> None:
     import analytics.models  # noqa: F401
     import campaign.models  # noqa: F401
     import campaign.tallies  # noqa: F401
+    import privacy.models  # noqa: F401
     import recipients.models  # noqa: F401
     import scheduler.models  # noqa: F401
     import supporters.models  # noqa: F401
@@ -69,13 +70,19 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import campaign.views_lifecycle  # noqa: F401 (its routes join the campaign_admin blueprint)
+    from accounts import views as accounts_views
     from accounts.views import bp as accounts_bp
+    from accounts.views_org import bp as organisation_bp
+    from accounts.views_security import bp as security_bp
+    from accounts.views_staff import bp as staff_bp
     from analytics.views import bp as analytics_bp
     from campaign import events, labels
     from campaign.views_admin import bp as campaign_admin_bp
     from campaign.views_posting import bp as campaign_posting_bp
     from campaign.views_public import bp as campaign_public_bp
     from errors import register_error_handlers
+    from privacy.views import bp as privacy_bp
+    from privacy.views_admin import bp as privacy_admin_bp
     from proof import bp as proof_bp
     from recipients import labels as recipient_labels
     from recipients.views import bp as recipients_bp
@@ -89,6 +96,11 @@ def register_blueprints(app: Flask) -> None:
     from waves.views_public import bp as campaign_waves_public_bp
 
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(security_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(organisation_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(privacy_admin_bp)
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(campaign_public_bp)
     app.register_blueprint(campaign_posting_bp)
@@ -102,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(analytics_bp)
     app.register_blueprint(proof_bp)
     register_error_handlers(app)
+    accounts_views.init_app(app)
     labels.init_app(app)
     events.init_app(app)
     wave_life.init_app(app)
@@ -127,9 +140,13 @@ def register_commands(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Tell the scheduler what to run and the outbox who delivers what (starts nothing)."""
+    from accounts import mailing, staff
     from analytics import engagement
     from campaign import fold, tallies
     from campaign.confirm import confirm_link_posts
+    from privacy import requests as privacy_requests
+    from privacy.models import DATA_LINK
+    from privacy.retention import run_retention
     from scheduler import JobRegistry
     from scheduler.jobs import tick_outbox
     from scheduler.outbox import Outbox
@@ -147,6 +164,7 @@ def register_jobs(app: Flask) -> None:
     jobs.register("reminders", wave_jobs.queue_reminders, every_seconds=5)
     jobs.register("pledges", pledges.release_due_pledges, every_seconds=2)
     jobs.register("post_metrics", engagement.refresh_post_metrics, every_seconds=300)
+    jobs.register("retention", run_retention, every_seconds=24 * 3600)
     outbox = app.extensions["porte_voix_outbox"] = Outbox()
     outbox.register(
         posting.KIND, posting.deliver_post, load=posting.load_accounts, on_posted=tallies.on_deliveries_posted
@@ -154,6 +172,9 @@ def register_jobs(app: Flask) -> None:
     outbox.register(PLEDGE, pledges.deliver_pledge, load=pledges.load_pledges, on_posted=tallies.on_deliveries_posted)
     outbox.register(REMINDER, reminders.deliver_reminder, load=reminders.load_reminders)
     outbox.register(CONFIRM, optin.deliver_confirmation)
+    outbox.register(staff.INVITATION, mailing.deliver_invitation)
+    outbox.register(staff.PASSWORD_RESET, mailing.deliver_reset)
+    outbox.register(DATA_LINK, privacy_requests.deliver_data_link)
 
 
 def register_sandbox(app: Flask) -> None:

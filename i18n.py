@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from babel import support
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
+from flask_login import current_user
 from wtforms.i18n import messages_path
 
 from config import LANGUAGES
@@ -31,7 +32,11 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    """One clock for everything staff and supporters read: the organisation's (TIMEZONE), never UTC."""
+    """One clock for everything staff and supporters read: the signed-in staff's organisation's when it set
+    one, else the instance's (TIMEZONE); never UTC."""
+    if has_request_context():
+        if current_user and current_user.is_authenticated and current_user.organisation.timezone:
+            return str(current_user.organisation.timezone)
     return str(current_app.config["TIMEZONE"])
 
 

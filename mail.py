@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -31,15 +31,32 @@ def compose(
     language: str,
     key: str,
     unsubscribe_url: str = "",
+    sender: Sender | None = None,
     **context: Any,
 ) -> Outgoing:
     """A multipart message from `<template>.txt` and `<template>.html`, rendered in `language`."""
-    return skeleton(subject=subject, template=template, language=language, **context).fill(
+    return skeleton(subject=subject, template=template, language=language, sender=sender, **context).fill(
         to=to, key=key, unsubscribe_url=unsubscribe_url
     )
 
 
-def skeleton(*, subject: str, template: str, language: str, slots: Sequence[str] = (), **context: Any) -> Skeleton:
+@dataclass(frozen=True)
+class Sender:
+    """Who an organisation's e-mails say they are from (the address stays MAIL_FROM's) and where answers go."""
+
+    name: str = ""
+    reply_to: str = ""
+
+
+def skeleton(
+    *,
+    subject: str,
+    template: str,
+    language: str,
+    slots: Sequence[str] = (),
+    sender: Sender | None = None,
+    **context: Any,
+) -> Skeleton:
     """The message rendered once, with a marker where each of `slots` goes (and the unsubscribe link), for
     `Skeleton.fill` to put each recipient's values in: a wave's 100,000 reminders are rendered once a
     language. A slot is printed by the templates as it is (`{{ name }}`, no filter): its value is then
@@ -57,11 +74,13 @@ def skeleton(*, subject: str, template: str, language: str, slots: Sequence[str]
     with force_locale(language):
         text = render_template(f"{template}.txt", **values)
         html = render_template(f"{template}.html", **values)
-    sender = current_app.config["MAIL_FROM"]
+    default_name, address = parseaddr(current_app.config["MAIL_FROM"])
+    name = (sender.name if sender and sender.name else default_name).replace("\r", " ").replace("\n", " ")
     return Skeleton(
-        sender=sender,
-        envelope=parseaddr(sender)[1],
-        domain=parseaddr(sender)[1].rpartition("@")[2] or "porte-voix.example",
+        sender=formataddr((name, address), charset="utf-8") if name else address,
+        envelope=address,
+        reply_to=sender.reply_to if sender else "",
+        domain=address.rpartition("@")[2] or "porte-voix.example",
         subject=str(Header(subject, "utf-8").encode()),
         language=language,
         text=text,
@@ -77,6 +96,7 @@ class Skeleton:
 
     sender: str
     envelope: str  # the sender's bare address, for SMTP
+    reply_to: str
     domain: str
     subject: str
     language: str
@@ -107,6 +127,8 @@ class Skeleton:
             ("Message-ID", message_id),
             ("Content-Language", self.language),
         ]
+        if self.reply_to:
+            headers.append(("Reply-To", self.reply_to))
         if unsubscribe_url:
             headers.append(("List-Unsubscribe", f"<{unsubscribe_url}>"))
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))  # RFC 8058: a POST, no page

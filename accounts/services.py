@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
@@ -12,6 +13,7 @@ from accounts.models import Organisation, Role, User
 from database import utcnow
 from extensions import db
 from security import allow, exhausted
+from urls import slugify
 
 MIN_PASSWORD_LENGTH = 10
 LOGIN_LIMIT_ACCOUNT = "5 per minute;20 per hour"  # failed sign-ins on one address
@@ -25,13 +27,21 @@ class AccountError(ValueError):
 def get_or_create_organisation(name: str) -> Organisation:
     name = name.strip()
     if not name:
-        raise AccountError("an organisation needs a name")
+        raise AccountError(_("An organisation needs a name."))
     organisation = db.session.scalar(select(Organisation).where(Organisation.name == name))
     if organisation is None:
-        organisation = Organisation(name=name)
+        organisation = Organisation(name=name, slug=free_organisation_slug(name))
         db.session.add(organisation)
         db.session.flush()
     return organisation
+
+
+def free_organisation_slug(name: str) -> str:
+    base = slugify(name, "organisation")
+    candidate, number = base, 2
+    while db.session.scalar(select(Organisation.id).where(Organisation.slug == candidate)) is not None:
+        candidate, number = f"{base[:74]}-{number}", number + 1
+    return candidate
 
 
 def find_user(email: str) -> User | None:
@@ -42,9 +52,9 @@ def create_user(*, organisation: Organisation, email: str, name: str, password: 
     """Add a staff member. Raises AccountError on a taken e-mail or a short password."""
     email = email.strip().lower()
     if "@" not in email:
-        raise AccountError(f"not an e-mail address: {email!r}")
+        raise AccountError(_("This is not an e-mail address: %(email)s", email=email))
     if find_user(email) is not None:
-        raise AccountError(f"a user with the e-mail {email} already exists")
+        raise AccountError(_("An account with the address %(email)s already exists.", email=email))
     check_password_strength(password)
     user = User(organisation=organisation, email=email, name=name.strip() or email, role=role)
     user.set_password(password)
@@ -62,10 +72,10 @@ def _common_passwords() -> frozenset[str]:
 def check_password_strength(password: str) -> None:
     """Raises AccountError for a password too short, or one of the most commonly used ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(_("The password must have at least %(count)s characters.", count=MIN_PASSWORD_LENGTH))
     folded = password.lower()
     if folded in _common_passwords() or folded.replace(" ", "") in _common_passwords():
-        raise AccountError("this password is one of the most commonly used: choose another")
+        raise AccountError(_("This password is one of the most commonly used: choose another."))
 
 
 @cache

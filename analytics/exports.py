@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import csvout
 from analytics.coverage import Coverage
@@ -97,19 +97,31 @@ def to_csv(rows: Iterator[tuple[Any, ...]], header: tuple[str, ...] = CSV_HEADER
     return csvout.to_csv(rows, header)
 
 
-SUBSCRIBER_HEADER = ("email", "language", "confirmed_at", "shared_at")
+SUBSCRIBER_HEADER = ("email", "language", "confirmed_at", "shared_at", "consent")
+# What every row of the export relies on (GDPR art. 6.1.a), written in each row and in the audit log.
+CONSENT_BASIS = (
+    "consent: ticked 'the organisers may also write to me' when subscribing, then confirmed by the e-mail link"
+)
 
 
 def consenting_subscribers(campaign_id: int) -> Iterator[tuple[Any, ...]]:
     """Confirmed subscribers who agreed to share their address with the organisers, and when."""
     rows = db.session.execute(
         select(Subscription.email, Subscription.language, Subscription.confirmed_at, Subscription.shared_at)
-        .where(
-            Subscription.campaign_id == campaign_id,
-            Subscription.state == SubscriptionState.CONFIRMED,
-            Subscription.shared_at.is_not(None),
-        )
+        .where(_consenting(campaign_id))
         .order_by(Subscription.confirmed_at, Subscription.id)
     ).all()
     for email, language, confirmed_at, shared_at in rows:
-        yield (email, language, _plain(confirmed_at) or "", _plain(shared_at) or "")
+        yield (email, language, _plain(confirmed_at) or "", _plain(shared_at) or "", CONSENT_BASIS)
+
+
+def _consenting(campaign_id: int) -> Any:
+    return (
+        (Subscription.campaign_id == campaign_id)
+        & (Subscription.state == SubscriptionState.CONFIRMED)
+        & Subscription.shared_at.is_not(None)
+    )
+
+
+def count_consenting(campaign_id: int) -> int:
+    return int(db.session.scalar(select(func.count()).where(_consenting(campaign_id))) or 0)

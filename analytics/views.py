@@ -12,14 +12,24 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
+from flask_login import current_user, login_required
 from wtforms import DateField, Form
 from wtforms.validators import Optional
 
+from accounts import audit
+from accounts.audit import Act
 from accounts.permissions import current_organisation_id, editor_required
 from analytics import charts
 from analytics.coverage import SORTS, coverage
-from analytics.exports import SUBSCRIBER_HEADER, as_dict, consenting_subscribers, csv_rows, to_csv
+from analytics.exports import (
+    CONSENT_BASIS,
+    SUBSCRIBER_HEADER,
+    as_dict,
+    consenting_subscribers,
+    count_consenting,
+    csv_rows,
+    to_csv,
+)
 from analytics.figures import Scope, figures
 from analytics.labels import mode_label, problem_label
 from analytics.overview import overview
@@ -28,6 +38,7 @@ from campaign.fold import freshness
 from campaign.lookups import campaign_or_404, wave_or_404
 from campaign.models import Campaign, Wave
 from database import utcnow
+from extensions import db
 
 bp = Blueprint("analytics", __name__, url_prefix="/admin")
 
@@ -168,6 +179,15 @@ def wave_export(campaign_id: int, wave_id: int, fmt: str) -> Response:
 def subscribers_export(campaign_id: int) -> Response:
     """The subscribers who agreed, when they confirmed, that the organisers have their address."""
     campaign = campaign_or_404(campaign_id)
+    count = count_consenting(campaign.id)
+    audit.record(
+        Act.EXPORT_PERSONAL,
+        organisation_id=campaign.organisation_id,
+        actor=current_user,
+        subject=campaign.title,
+        detail=f"subscribers={count}; consent: {CONSENT_BASIS}",
+    )
+    db.session.commit()
     response = Response(to_csv(consenting_subscribers(campaign.id), SUBSCRIBER_HEADER), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{campaign.slug}-subscribers.csv"'
     return response

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from accounts.models import Organisation
 from channels import Network
 from database import utcnow
 from extensions import Model
@@ -71,6 +72,13 @@ class Campaign(Model):
     @property
     def enabled_networks(self) -> list[Network]:
         return [network for network in Network if network.value in (self.networks or [])]
+
+    @property
+    def privacy_slug(self) -> str:
+        """The organisation's privacy page (linked from the campaign's pages)."""
+        session = object_session(self)
+        query = select(Organisation.slug).where(Organisation.id == self.organisation_id)
+        return (session.scalar(query) if session is not None else None) or ""
 
 
 class CampaignSlug(Model):

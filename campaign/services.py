@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
@@ -18,6 +16,7 @@ from channels import Network, check_length
 from database import utcnow
 from extensions import db
 from recipients.models import Recipient
+from urls import slugify
 
 # Placeholder values that stand in for a target when a campaign has none yet: long on purpose.
 SAMPLE_TARGET = TargetContext(
@@ -42,12 +41,6 @@ TRANSITIONS = {
 
 class CampaignError(ValueError):
     """A builder operation refused, with the reason to show the organiser."""
-
-
-def slugify(text: str) -> str:
-    """'Livre blanc : l'ESS !' → 'livre-blanc-l-ess'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "campaign"
 
 
 def slug_taken(slug: str, *, except_id: int | None = None) -> bool:

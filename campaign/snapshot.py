@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import exists, select
 
+from accounts.models import Organisation
 from campaign.appended import recent_counts
 from campaign.clicks import SharedClicks
 from campaign.models import (
@@ -115,6 +116,7 @@ class Snapshot:
     postcode_mode: bool
     built_at: float
     deputies: dict[str, list[int]] = field(default_factory=dict)  # constituency code → deputies among targets
+    privacy_slug: str = ""  # the organisation's privacy page, linked from every page of the campaign
     _texts: dict[tuple[int, int, Network], str | None] = field(default_factory=dict, repr=False)
 
     def variants_for(self, message_ids: Collection[int] | None) -> list[PageVariant]:
@@ -248,6 +250,8 @@ def build(campaign: Campaign, now: datetime) -> Snapshot:
         postcode_mode=postcode_mode,
         built_at=time.monotonic(),
         deputies=deputies,
+        privacy_slug=db.session.scalar(select(Organisation.slug).where(Organisation.id == campaign.organisation_id))
+        or "",
     )
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from accounts import audit
+from accounts.audit import Act
 from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
 from campaign.labels import status_label
@@ -36,12 +39,20 @@ def status(campaign_id: int) -> Response:
         abort(400)
     if wanted == CampaignStatus.ENDED and request.form.get("confirmed") != "1":
         return redirect(url_for(".end", campaign_id=campaign.id))  # ending is final: it asks first
+    was = campaign.status
     try:
         change_status(campaign, CampaignStatus(wanted))  # ending calls off its waves (`campaign_ended`)
     except CampaignError as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
+        act = {
+            CampaignStatus.LIVE: Act.CAMPAIGN_PUBLISHED if was is CampaignStatus.DRAFT else Act.CAMPAIGN_RESUMED,
+            CampaignStatus.PAUSED: Act.CAMPAIGN_PAUSED,
+            CampaignStatus.ENDED: Act.CAMPAIGN_ENDED,
+        }.get(campaign.status)
+        if act is not None and was is not campaign.status:
+            audit.record(act, organisation_id=campaign.organisation_id, actor=current_user, subject=campaign.title)
         db.session.commit()
         flash(_("The campaign is now %(status)s.", status=status_label(campaign.status)), "success")
     return redirect(url_for(".show", campaign_id=campaign.id))

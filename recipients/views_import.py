@@ -11,6 +11,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from accounts import audit
+from accounts.audit import Act
 from accounts.permissions import current_organisation_id, editor_required
 from database import utcnow
 from extensions import db
@@ -125,6 +127,9 @@ def confirm(run_id: int) -> Response:
         return redirect(url_for(".show", run_id=run.id))
     run.state = ImportState.IMPORTING
     run.processed = 0
+    audit.record(
+        Act.IMPORT_RUN, organisation_id=run.organisation_id, actor=current_user, subject=run.filename, detail=run.source
+    )
     db.session.commit()
     jobs.start(run.id)
     return redirect(url_for(".show", run_id=run.id))

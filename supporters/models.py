@@ -19,6 +19,8 @@ class Supporter(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Erased at their request or by the retention job: the row stays, empty, for the accounts' counts.
+    erased_at: Mapped[datetime | None]
 
     accounts: Mapped[list[SocialAccount]] = relationship(back_populates="supporter", cascade="all, delete-orphan")
 
@@ -26,10 +28,11 @@ class Supporter(Model):
 class AccountState(enum.StrEnum):
     CONNECTED = "connected"
     NEEDS_RECONNECT = "needs_reconnect"  # the network refused the token and it could not be refreshed
+    ERASED = "erased"  # its supporter's data was erased: no tokens, no handle; its followers count for reach
 
 
 class SocialAccount(Model):
-    """A supporter's account on a network, its tokens sealed (`supporters.crypto`), and its rate budget."""
+    """A supporter's account on a network, its tokens sealed (`tokenbox`), and its rate budget."""
 
     __table_args__ = (UniqueConstraint("supporter_id", "network"),)
 
@@ -63,6 +66,7 @@ class ConsentKind(enum.StrEnum):
     POST = "post"  # clicked to post this exact text
     DISCONNECT = "disconnect"  # took it back: tokens revoked and deleted
     PLEDGE = "pledge"  # approved this exact text for release during a wave
+    WITHDRAW = "withdraw"  # took a consent back (the text says which)
 
 
 class Consent(Model):

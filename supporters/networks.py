@@ -10,8 +10,8 @@ from channels.clients import Client, Holder, client
 from channels.http import Endpoint
 from channels.x import XApp
 from extensions import db
-from supporters.crypto import TokenBox
 from supporters.models import MastodonApp, SocialAccount
+from tokenbox import token_box
 
 API_NETWORKS = (Network.X, Network.BLUESKY, Network.MASTODON)
 
@@ -36,14 +36,6 @@ def endpoint(network: Network) -> Endpoint:
 def x_app(redirect_uri: str) -> XApp:
     config = current_app.config
     return XApp(config["X_CLIENT_ID"], config.get("X_CLIENT_SECRET"), redirect_uri)
-
-
-def token_box() -> TokenBox:
-    """The app's sealer for tokens at rest (made once per app)."""
-    box = current_app.extensions.get("porte_voix_token_box")
-    if box is None:
-        box = current_app.extensions["porte_voix_token_box"] = TokenBox(current_app.config["TOKEN_KEYS"])
-    return box
 
 
 def kept_mastodon_app(instance: str) -> mastodon.MastodonApp | None:

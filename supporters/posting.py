@@ -43,7 +43,7 @@ def queue_post(account: SocialAccount, text: str, *, language: str = "", now: da
 
     Raises PostRefused when the account must be reconnected or the text does not fit. Flushes.
     """
-    if account.state is AccountState.NEEDS_RECONNECT:
+    if account.state is not AccountState.CONNECTED:
         raise PostRefused("reconnect")
     problem = length_problem(account, text)
     if problem:
@@ -77,7 +77,7 @@ def deliver_post(delivery: Delivery, now: datetime) -> PostResult:
     account = db.session.get(SocialAccount, delivery.account_id) if delivery.account_id else None
     if account is None:
         raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account was disconnected")
-    if account.state is AccountState.NEEDS_RECONNECT:
+    if account.state is not AccountState.CONNECTED:
         raise ChannelError(ErrorKind.AUTH_EXPIRED, "the account must be reconnected")
     if account.rate_remaining == 0 and account.rate_reset_at and account.rate_reset_at > now:
         raise rate_limited(account.rate_reset_at, "the account's budget at the network is spent")

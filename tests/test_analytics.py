@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
-from accounts.models import Role
+from accounts.models import AuditEvent, Role
+from analytics.exports import CONSENT_BASIS
 from analytics.engagement import refresh_post_metrics
 from analytics.figures import Scope, figures
 from campaign.actions import record_action
@@ -381,8 +382,12 @@ def test_organisers_export_only_the_subscribers_who_agreed(
         db.session.commit()
     login(client, make_user(organisation, Role.ORGANISER))
     rows = list(csv.reader(io.StringIO(client.get(f"/admin/campaigns/{campaign.id}/subscribers.csv").text)))
-    assert rows[0] == ["email", "language", "confirmed_at", "shared_at"]
+    assert rows[0] == ["email", "language", "confirmed_at", "shared_at", "consent"]
     assert [row[0] for row in rows[1:]] == ["oui@exemple.fr"]
+    assert rows[1][4] == CONSENT_BASIS  # the consent each row relies on
+    with app.app_context():  # logged, with who and what it relied on
+        logged = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export.personal")).one()
+        assert logged.actor.startswith("organiser-") and "subscribers=1" in logged.detail
 
 
 def test_the_subscribe_form_asks_before_sharing(

@@ -21,8 +21,17 @@ from tests.test_reminders import open_wave_now
 
 SLUG = "pour-le-livre-blanc"
 STRINGS = {"slug": SLUG, "network": "x", "fmt": "csv", "action": "pause", "token": "forged.token", "filename": "x.css"}
-ANALYST_MAY_POST = {"campaign_admin.length", "accounts.logout"}  # read-only answers, or their own sign-out
-PUBLIC_PREFIXES = ("/c/", "/s/", "/proof/", "/login", "/logout", "/static/")
+# Read-only answers, or their own account (sign-out, password, second factor, sessions).
+ANALYST_MAY_POST = {
+    "campaign_admin.length",
+    "accounts.logout",
+    "security.two_factor_setup",
+    "security.recovery_codes",
+    "security.two_factor_disable",
+    "security.change_password",
+    "security.end",
+}
+PUBLIC_PREFIXES = ("/c/", "/s/", "/proof/", "/login", "/logout", "/static/", "/privacy/", "/invitation/")
 
 
 @pytest.fixture
@@ -47,7 +56,7 @@ def _has_ids(rule: Rule) -> bool:
 def _kind(rule: Rule) -> str:
     if rule.rule == "/" or rule.rule.startswith(PUBLIC_PREFIXES):
         return "public"
-    if rule.rule.startswith("/admin"):
+    if rule.rule.startswith(("/admin", "/account")):
         return "staff"
     raise AssertionError(f"{rule.rule} is neither a public nor a staff route: give it a rule in this test")
 

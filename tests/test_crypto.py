@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import create_app
-from supporters.crypto import TokenBox, TokenUnreadable, load_token_keys, parse_keys
+from tokenbox import TokenBox, TokenUnreadable, load_token_keys, parse_keys
 
 
 def test_a_sealed_token_does_not_show_the_secret_and_opens_back() -> None:

@@ -18,6 +18,7 @@ FLOORS = [
     ["campaign"],
     ["waves"],
     ["analytics"],
+    ["privacy"],
     ["demo"],
 ]
 FLOOR = {package: level for level, packages in enumerate(FLOORS) for package in packages}

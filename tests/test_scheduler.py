@@ -60,7 +60,7 @@ def test_the_cli_runs_once_and_refuses_while_another_scheduler_runs(app: Flask) 
     result = runner.invoke(args=["scheduler", "run", "--once"])
     assert result.exit_code == 0, result.output
     assert (
-        "Ran outbox, tallies, confirm_link_posts, refresh_followers, waves, reminders, pledges, post_metrics."
+        "Ran outbox, tallies, confirm_link_posts, refresh_followers, waves, reminders, pledges, post_metrics, retention."
         in result.output
     )
     with app.app_context():

@@ -23,6 +23,7 @@ class SubscriptionState(enum.StrEnum):
     CONFIRMED = "confirmed"  # hears of every wave of the campaign
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"  # the address was refused for good: nothing more is sent to it
+    ERASED = "erased"  # the address is gone (a data request, or retention); the row counts its reminders
 
 
 class Subscription(Model):
@@ -45,6 +46,9 @@ class Subscription(Model):
     bounced_at: Mapped[datetime | None]
     bounce_reason: Mapped[str] = mapped_column(Text, default="")
     shared_at: Mapped[datetime | None]  # agreed that the organisers may have the address (valid once confirmed)
+    # The browser it was asked from, so that a data request from that browser finds it (and from it, its acts).
+    visitor_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    supporter_id: Mapped[int | None] = mapped_column(index=True)  # no key: supporters' rows are never deleted
 
 
 class Reminder(Model):

@@ -79,11 +79,19 @@ def unsubscribe_url(subscription: Subscription) -> str:
 
 
 def subscribe(
-    campaign_id: int, email: str, *, language: str, now: datetime, share: bool = False
+    campaign_id: int,
+    email: str,
+    *,
+    language: str,
+    now: datetime,
+    share: bool = False,
+    visitor_id: str = "",
+    supporter_id: int | None = None,
 ) -> Subscription | None:
     """Ask to hear of the campaign's waves; queues the confirmation e-mail and returns the subscription.
 
     `share` is the supporter's leave for the organisers to have the address; it holds once confirmed.
+    `visitor_id` and `supporter_id` name the browser that asked (a data request from it finds the subscription).
     Returns None when nothing needs sending (already confirmed, or asked minutes ago). Raises OptInError
     for an address that is not one. Flushes; the caller commits, then notifies the dispatcher.
     """
@@ -104,6 +112,7 @@ def subscribe(
     subscription.state, subscription.language = SubscriptionState.PENDING, language
     subscription.confirm_sent_at = now
     subscription.shared_at = now if share else None  # given (or taken back) with this confirmation
+    subscription.visitor_id, subscription.supporter_id = visitor_id[:32], supporter_id
     db.session.flush()
     return subscription
 

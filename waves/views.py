@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from accounts import audit
+from accounts.audit import Act
 from accounts.permissions import editor_required
 from campaign.forms import ConfirmForm
 from campaign.lookups import campaign_or_404, wave_or_404
@@ -155,6 +157,12 @@ def _edit(campaign: Campaign, wave: Wave | None) -> Response | str:
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
+            audit.record(
+                Act.WAVE_EDITED if wave is not None else Act.WAVE_SCHEDULED,
+                organisation_id=campaign.organisation_id,
+                actor=current_user,
+                subject=f"{campaign.title} · {saved.title}",
+            )
             db.session.commit()
             count = len(wave_target_ids(saved))
             flash(
@@ -201,6 +209,13 @@ def move(campaign_id: int, wave_id: int, action: str) -> Response:
         db.session.commit()  # resuming a wave whose window ended closes it: keep that
         flash(str(exc), "error")
     else:
+        act = {"pause": Act.WAVE_PAUSED, "resume": Act.WAVE_RESUMED, "cancel": Act.WAVE_CANCELLED}[action]
+        audit.record(
+            act,
+            organisation_id=campaign.organisation_id,
+            actor=current_user,
+            subject=f"{campaign.title} · {wave.title}",
+        )
         db.session.commit()
         flash(
             {

@@ -14,6 +14,7 @@ from campaign.rendering import RenderError
 from campaign.targets import active_variants, pick_target, reachable, target_context, variant_text
 from campaign.views_posting import describe
 from campaign.views_public import published_or_404
+from campaign.visit import visitor_id
 from channels import Network
 from clients import hashed_client
 from database import parse_id, utcnow
@@ -72,7 +73,13 @@ def subscribe_to_waves(slug: str) -> Response | str:
             return render_template("waves/subscribe.html", campaign=campaign, form=form), 429  # type: ignore[return-value]
         try:
             subscription = subscribe(
-                campaign.id, form.email.data or "", language=campaign.language, now=now, share=bool(form.share.data)
+                campaign.id,
+                form.email.data or "",
+                language=campaign.language,
+                now=now,
+                share=bool(form.share.data),
+                visitor_id=visitor_id(),
+                supporter_id=current_supporter_id(),
             )
         except OptInError as exc:
             form.email.errors = [str(exc)]

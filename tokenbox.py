@@ -1,4 +1,4 @@
-"""Tokens at rest: sealed with Fernet under a list of keys, so keys can rotate (MultiFernet).
+"""Secrets at rest (network tokens, second-factor keys), sealed with Fernet under a list of keys that rotate.
 
 The first key seals; every key opens. To rotate: put a new key first in TOKEN_KEYS, run
 `rotate()` over the stored tokens, then drop the old key. In embedded mode the key is generated
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
 
 
 class TokenUnreadable(ValueError):
@@ -61,3 +62,11 @@ def load_token_keys(instance_path: Path) -> list[str]:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return [key]
+
+
+def token_box() -> TokenBox:
+    """The app's sealer for secrets at rest (made once per app)."""
+    box = current_app.extensions.get("porte_voix_token_box")
+    if box is None:
+        box = current_app.extensions["porte_voix_token_box"] = TokenBox(current_app.config["TOKEN_KEYS"])
+    return box
