@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -60,7 +61,10 @@ def local_time(moment: datetime, organisation: Organisation) -> str:
     """A moment as the organisation's people read it: their language, their clock."""
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     return format_datetime(
-        aware, "d MMMM y, HH:mm", tzinfo=ZoneInfo(organisation.timezone), locale=organisation.language
+        aware,
+        "d MMMM y, HH:mm",
+        tzinfo=ZoneInfo(organisation.timezone or current_app.config["TIMEZONE"]),
+        locale=organisation.language,
     )
 
 

@@ -1,0 +1,228 @@
+"""Supporters' rights without an account: see, download, erase (the tallies unchanged), withdraw, ask by e-mail;
+the retention job on a frozen clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from campaign import tallies
+from campaign.models import Action, Campaign, CampaignStatus
+from database import utcnow
+from extensions import db
+from privacy.retention import plan, run_retention
+from sandbox.server import SandboxServer
+from scheduler.models import Delivery, DeliveryState
+from supporters.models import AccountState, SocialAccount
+from tests.conftest import fold
+from tests.test_posting_pages import SLUG, _post_form, _run_outbox, connect_x
+from tests.test_posting_pages import campaign as campaign  # noqa: F401 (the fixture)
+from tests.test_reminders import drain
+from tests.test_supporter import _send_links
+from waves.models import Subscription, SubscriptionState
+
+TALLIES = [
+    tallies.ActionTally,
+    tallies.VisitTally,
+    tallies.TargetTally,
+    tallies.SupporterDay,
+    tallies.ReachTally,
+    tallies.PostMetric,
+]
+
+
+def figures(app: Flask) -> dict[str, Any]:
+    """Every tally's rows (a supporter's row without its anonymous id: people are counted, not named)."""
+    with app.app_context():
+        found: dict[str, Any] = {}
+        for model in TALLIES:
+            columns = [c for c in model.__table__.columns if c.name not in ("fetched_at", "next_fetch_at")]
+            found[model.__name__] = sorted(map(tuple, db.session.execute(select(*columns)).all()), key=repr)
+        people = select(*[c for c in tallies.SupporterTally.__table__.columns if c.name != "visitor_id"])
+        found["SupporterTally"] = sorted(map(tuple, db.session.execute(people).all()), key=repr)
+        return found
+
+
+def everything(app: Flask) -> str:
+    """Every row of every table, as text (the erasure test looks for the supporter in it)."""
+    with app.app_context():
+        return "\n".join(
+            repr(tuple(row)) for table in db.metadata.sorted_tables for row in db.session.execute(select(table)).all()
+        ).lower()
+
+
+@pytest.fixture
+def acted(app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer) -> dict[str, str]:  # noqa: F811
+    """Camille connected X, posted through it, sent a compose link on Bluesky and subscribed; Dominique clicked too."""
+    connect_x(client, "Camille")
+    action, shown = _post_form(client.get(f"/c/{SLUG}").text, "x")
+    assert client.post(action, data={"text": shown + " Signé Camille"}).status_code == 303
+    _run_outbox(app)
+    page = client.get(f"/c/{SLUG}").text
+    client.get(_send_links(page)["bluesky"])
+    client.post(f"/c/{SLUG}/subscribe", data={"email": "camille.dupont@exemple.fr", "share": "y"})
+    other = app.test_client()
+    other.get(_send_links(other.get(f"/c/{SLUG}").text)["x"])
+    fold(app)
+    with client.session_transaction() as session:
+        vid = session["vid"]
+    with app.app_context():
+        account = db.session.scalars(select(SocialAccount)).one()
+        return {"vid": vid, "remote_id": account.remote_id, "email": "camille.dupont@exemple.fr"}
+
+
+def test_a_supporter_sees_and_downloads_what_is_held(client: FlaskClient, acted: dict[str, str]) -> None:
+    page = client.get("/privacy/me?lang=en")
+    assert "@Camille" in page.text and acted["email"] in page.text and "Signé Camille" in page.text
+    held = client.get("/privacy/me.json").json
+    assert [a["handle"] for a in held["connected_accounts"]] == ["Camille"]
+    assert {a["mode"] for a in held["actions"]} == {"api", "link"}
+    assert held["subscriptions"][0]["address_shared_with_organisers_at"]
+    assert {c["kind"] for c in held["consents"]} >= {"connect", "post"}
+    assert app_test_client_sees_nothing(client)
+
+
+def app_test_client_sees_nothing(client: FlaskClient) -> bool:
+    stranger = client.application.test_client()
+    return "We hold nothing" in stranger.get("/privacy/me?lang=en").text
+
+
+def test_erasure_leaves_no_trace_and_every_figure_as_it_was(
+    app: Flask,
+    client: FlaskClient,
+    campaign: Any,
+    acted: dict[str, str],
+    sandbox: SandboxServer,  # noqa: F811
+) -> None:
+    before = figures(app)
+    response = client.post("/privacy/me/erase", data={"confirm": "y"})
+    assert response.status_code == 302
+    assert "Your data is erased" in client.get("/privacy/me?lang=en").text
+    fold(app)
+    assert figures(app) == before
+    with app.app_context():
+        tallies.rebuild(db.session.scalars(select(Campaign.id)).one())
+        db.session.commit()
+    assert figures(app) == before  # and the facts left behind still add up to them
+    text = everything(app)
+    for trace in ("camille", acted["vid"], acted["remote_id"].lower(), "exemple.fr"):
+        assert trace not in text, trace
+    with app.app_context():
+        assert db.session.scalars(select(SocialAccount.state)).one() is AccountState.ERASED
+        assert db.session.scalars(select(Subscription.state)).one() is SubscriptionState.ERASED
+        assert len(db.session.scalars(select(Action)).all()) == 3  # Dominique's click is untouched
+    with client.session_transaction() as session:
+        assert "vid" not in session and "supporter" not in session
+    assert client.post("/privacy/me/erase", data={"confirm": "y"}).status_code == 302  # twice: nothing to do
+    assert figures(app) == before
+
+
+def test_erasure_takes_a_post_from_its_worker(
+    app: Flask,
+    client: FlaskClient,
+    campaign: Any,
+    sandbox: SandboxServer,  # noqa: F811
+) -> None:
+    from scheduler import outbox
+
+    connect_x(client, "Camille")
+    action, shown = _post_form(client.get(f"/c/{SLUG}").text, "x")
+    client.post(action, data={"text": shown})
+    with app.app_context():
+        [claimed] = outbox.claim(None, utcnow(), limit=10)  # a worker holds it
+        db.session.commit()
+        delivery_id = claimed.id
+    client.post("/privacy/me/erase", data={"confirm": "y"})
+    with app.app_context():
+        delivery = db.session.get_one(Delivery, delivery_id)
+        assert (delivery.state, delivery.text) == (DeliveryState.CANCELLED, "")
+        outbox.process(delivery_id, app.extensions["porte_voix_outbox"])  # a late worker finds nothing to do
+        assert db.session.get_one(Delivery, delivery_id).remote_url == ""
+    assert sandbox.state.posts("x") == []
+
+
+def test_each_consent_is_withdrawn_on_its_own(app: Flask, client: FlaskClient, acted: dict[str, str]) -> None:
+    with app.app_context():
+        subscription_id = db.session.scalars(select(Subscription.id)).one()
+    client.post(f"/privacy/me/withdraw/sharing/{subscription_id}")
+    with app.app_context():
+        subscription = db.session.get_one(Subscription, subscription_id)
+        assert subscription.shared_at is None and subscription.state is SubscriptionState.PENDING
+        assert db.session.scalars(select(SocialAccount)).one().state is AccountState.CONNECTED
+    stranger = app.test_client()
+    assert stranger.post(f"/privacy/me/withdraw/subscription/{subscription_id}").status_code == 302
+    with app.app_context():  # not theirs: unchanged
+        assert db.session.get_one(Subscription, subscription_id).state is SubscriptionState.PENDING
+
+
+def test_a_link_by_e_mail_opens_what_the_address_holds_once(
+    app: Flask, client: FlaskClient, acted: dict[str, str], mailbox: SandboxServer
+) -> None:
+    visitor = app.test_client()  # another browser
+    with app.app_context():
+        slug = db.session.scalars(select(Campaign)).one().privacy_slug
+    policy = visitor.get(f"/privacy/{slug}?lang=en")
+    assert "Your data with" in policy.text
+    known = visitor.post(f"/privacy/{slug}/request", data={"email": acted["email"]})
+    unknown = visitor.post(f"/privacy/{slug}/request", data={"email": "personne@ailleurs.example"})
+    assert (known.status_code, known.location) == (unknown.status_code, unknown.location)
+    drain(app)
+    mail = mailbox.state.mailbox(acted["email"])[-1]
+    link = re.search(r"http://localhost(/privacy/link/\S+)", mail.text)
+    assert link
+    assert visitor.get(link.group(1)[:-2] + "zz").status_code == 410  # forged
+    assert visitor.get(link.group(1)).status_code == 302
+    page = visitor.get("/privacy/me?lang=en").text
+    assert acted["email"] in page and "@Camille" not in page  # the address's subscriptions, not the browser's acts
+    assert app.test_client().get(link.group(1)).status_code == 410  # used
+
+
+def test_staff_handle_a_request_by_address_in_the_audit_log(app: Flask, acted: dict[str, str], make_user: Any) -> None:
+    from accounts.models import AuditEvent, Organisation, Role
+    from tests.conftest import login
+
+    with app.app_context():
+        organisation = db.session.scalars(select(Organisation)).one()
+        db.session.expunge(organisation)
+    staff = app.test_client()
+    login(staff, make_user(organisation, Role.ADMIN))
+    looked = staff.post("/admin/privacy-requests", data={"email": acted["email"], "action": "look"})
+    assert "1 subscription is tied" in looked.text
+    staff.post("/admin/privacy-requests", data={"email": acted["email"], "action": "erase"})
+    with app.app_context():
+        assert db.session.scalars(select(Subscription.state)).one() is SubscriptionState.ERASED
+        logged = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.erasure")).one()
+        assert acted["email"] not in logged.subject  # a keyed digest stands for the address
+
+
+def test_retention_erases_quiet_supporters_of_ended_campaigns_on_time(
+    app: Flask,
+    client: FlaskClient,
+    campaign: Any,
+    acted: dict[str, str],  # noqa: F811
+) -> None:
+    from accounts.models import Organisation
+
+    before = figures(app)
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(update(Campaign).values(status=CampaignStatus.ENDED))
+        db.session.commit()
+        organisation = db.session.scalars(select(Organisation)).one()
+        assert plan(organisation, now + timedelta(days=35 * 30.44)).visitors == []  # within 36 months
+        later = now + timedelta(days=37 * 30.44)
+        assert acted["vid"] in plan(organisation, later).visitors
+        assert plan(organisation, now + timedelta(days=29)).pending == []
+        assert len(plan(organisation, now + timedelta(days=31)).pending) == 1  # never confirmed
+        run_retention(later)
+        assert plan(organisation, later).is_empty  # a second run has nothing left
+        assert db.session.scalars(select(Subscription)).all() == []
+        assert all(a.visitor_id.startswith("~") for a in db.session.scalars(select(Action)))
+        assert db.session.scalars(select(SocialAccount.state)).one() is AccountState.ERASED
+    assert figures(app) == before
