@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from accounts.models import StaffSession, User
-from database import utcnow
+from database import changed, utcnow
 from extensions import db
 
 TOUCH_EVERY = timedelta(minutes=1)  # `last_seen_at` is written at most this often (not once a request)
@@ -65,8 +65,8 @@ def end_session(user: User, key: str, now: datetime) -> bool:
         .where(StaffSession.key == key, StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
         .values(ended_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(ended)
+    )
+    return bool(changed(ended))
 
 
 def end_all(user: User, now: datetime, *, keep: str = "") -> int:
@@ -74,7 +74,7 @@ def end_all(user: User, now: datetime, *, keep: str = "") -> int:
     query = update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
     if keep:
         query = query.where(StaffSession.key != keep)
-    return int(db.session.execute(query.values(ended_at=now).execution_options(synchronize_session=False)).rowcount)
+    return changed(db.session.execute(query.values(ended_at=now).execution_options(synchronize_session=False)))
 
 
 def end_everywhere(user: User, now: datetime | None = None, *, keep: str = "") -> None:

@@ -161,8 +161,10 @@ def code() -> Response | str | tuple[str, int]:
     form = CodeForm()
     if form.validate_on_submit():
         client = hashed_client()
-        limits = (("totp-account", twofactor.CODE_LIMIT_ACCOUNT, str(user.id)),)
-        limits += (("totp-client", twofactor.CODE_LIMIT_CLIENT, client),)
+        limits = [
+            ("totp-account", twofactor.CODE_LIMIT_ACCOUNT, str(user.id)),
+            ("totp-client", twofactor.CODE_LIMIT_CLIENT, client),
+        ]
         if any(exhausted(*limit) for limit in limits):
             form.code.errors = [_("Too many wrong codes. Wait a few minutes, then try again.")]
             return render_template("accounts/code.html", form=form), 429
@@ -203,7 +205,8 @@ def forgot() -> Response | str | tuple[str, int]:
         notify_outbox(delivery.id)
         flash(
             _(
-                "If an account uses this address, a link to choose a new password is on its way. It works for 30 minutes."
+                "If an account uses this address, a link to choose a new password is on its way. "
+                "It works for 30 minutes."
             ),
             "info",
         )

@@ -34,6 +34,7 @@ SLUG = "livre-blanc-demo"
 # The demo campaign aims at this static list and nothing else: targets imported later (real deputies) never
 # join it, and its fictitious deputies (source "demo") never join a campaign through filters.
 DEMO_LIST = "Députés fictifs (démo)"
+ADMIN = ("admin@demo.example", "Admin Démo", "demo-admin", Role.ADMIN)  # also the instance's admin
 ORGANISER = ("organisatrice@demo.example", "Organisatrice Démo", "demo-organiser", Role.ORGANISER)
 ANALYST = ("analyste@demo.example", "Analyste Démo", "demo-analyst", Role.ANALYST)
 SUBSCRIBERS = ["alix@demo.example", "sacha@demo.example", "noa@demo.example"]  # confirmed: reminders go to the sandbox
@@ -118,9 +119,11 @@ def seed_demo() -> DemoResult:
     """Create the demo once; later calls find it and change nothing. Flushes, never commits."""
     organisation = get_or_create_organisation(ORGANISATION)
     logins = []
-    for email, name, password, role in (ORGANISER, ANALYST):
+    organisation.privacy_contact = organisation.privacy_contact or "confidentialite@demo.example"
+    for email, name, password, role in (ADMIN, ORGANISER, ANALYST):
         if find_user(email) is None:
-            create_user(organisation=organisation, email=email, name=name, password=password, role=role)
+            user = create_user(organisation=organisation, email=email, name=name, password=password, role=role)
+            user.is_instance_admin = role is Role.ADMIN
         logins.append((email, password, role))
     existing = db.session.scalar(select(Campaign).where(Campaign.slug == SLUG))
     if existing is not None:

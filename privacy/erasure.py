@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, update
 from analytics.models import PostReply
 from campaign.models import Action
 from campaign.tallies import SupporterTally, folded_upto_locked
+from database import changed
 from extensions import db
 from privacy.models import DATA_LINK, DataRequest
 from privacy.subject import ERASED_PREFIX, Subject, accounts, actions, data_requests, live_supporters, pledges, posts
@@ -165,14 +166,14 @@ def _drop_pledges(pledge_ids: Sequence[int]) -> int:
         delete(Pledge)
         .where(Pledge.id.in_(pledge_ids), Pledge.state.in_([PledgeState.PLEDGED, PledgeState.CANCELLED]))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.execute(
         update(Pledge)
         .where(Pledge.id.in_(pledge_ids))
         .values(text="", reason="")
         .execution_options(synchronize_session=False)
     )
-    return int(gone or 0)
+    return changed(gone)
 
 
 def _empty_subscriptions(held: Sequence[Subscription], now: datetime) -> None:

@@ -272,8 +272,15 @@ def run_retention(now: datetime | None = None) -> int:
 
 
 def summary(chosen: Plan) -> str:
-    return (
-        f"visitors={len(chosen.visitors)} accounts={len(chosen.supporters)} pending={len(chosen.pending)} "
-        f"bounced={len(chosen.bounced)} ended={len(chosen.ended)} imports={len(chosen.imports)} invitations={len(chosen.invitations)} "
-        f"audit={chosen.audit_events} requests={chosen.data_requests}"
-    )
+    counts = {
+        "visitors": len(chosen.visitors),
+        "accounts": len(chosen.supporters),
+        "pending": len(chosen.pending),
+        "bounced": len(chosen.bounced),
+        "ended": len(chosen.ended),
+        "imports": len(chosen.imports),
+        "invitations": len(chosen.invitations),
+        "audit": chosen.audit_events,
+        "requests": chosen.data_requests,
+    }
+    return " ".join(f"{name}={count}" for name, count in counts.items())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from accounts.models import Organisation
 from clients import hashed_client
@@ -17,6 +18,7 @@ from privacy import requests
 from privacy.consents import ConsentType, standing, withdraw
 from privacy.erasure import erase
 from privacy.forms import EraseForm, RequestLinkForm
+from privacy.readable import readable
 from privacy.subject import collect, is_empty
 from scheduler.dispatch import notify
 from security import allow
@@ -66,7 +68,7 @@ def request_link(slug: str) -> Response | tuple[str, int]:
 def follow_link(token: str) -> Response | tuple[str, int]:
     row = requests.follow(token, utcnow())
     if row is None:
-        return render_template("privacy/link_invalid.html", public_page=True), 410  # type: ignore[return-value]
+        return render_template("privacy/link_invalid.html", public_page=True), 410
     requests.open_in_browser(row.email)
     db.session.commit()
     return redirect(url_for(".mine"))
@@ -84,6 +86,7 @@ def mine() -> str:
         consents=standing(subject) if subject else [],
         emails=sorted(subject.emails),
         erase_form=EraseForm(),
+        readable=readable,
         public_page=True,
     )
 

@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
 from accounts.models import AuditEvent, Role
-from analytics.exports import CONSENT_BASIS
 from analytics.engagement import refresh_post_metrics
+from analytics.exports import CONSENT_BASIS
 from analytics.figures import Scope, figures
 from campaign.actions import record_action
 from campaign.models import Action, ActionMode, Campaign, CampaignTarget, Variant

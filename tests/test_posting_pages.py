@@ -26,12 +26,17 @@ from supporters.models import Consent, ConsentKind, SocialAccount
 SLUG = "pour-le-livre-blanc"
 
 
-@pytest.fixture
-def campaign(make_org: Any, make_campaign: Any, sandbox: SandboxServer) -> Any:
+def posting_campaign(make_org: Any, make_campaign: Any, sandbox: SandboxServer) -> Any:
+    """A live campaign on X, Bluesky and Mastodon whose deputies are on the sandbox's Bluesky."""
     # The deputies are on Bluesky: their handles resolve, so mentions of them become facets.
     for n in (1, 2, 3):
         bluesky.create_session(bluesky.Endpoint(sandbox.url), f"depute{n}.bsky.social", "aaaa-bbbb-cccc-dddd")
     return make_campaign(make_org(), slug=SLUG, networks=["x", "bluesky", "mastodon"])
+
+
+@pytest.fixture
+def campaign(make_org: Any, make_campaign: Any, sandbox: SandboxServer) -> Any:
+    return posting_campaign(make_org, make_campaign, sandbox)
 
 
 def _follow_consent(client: FlaskClient, start: str, username: str) -> str:

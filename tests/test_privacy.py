@@ -21,8 +21,7 @@ from sandbox.server import SandboxServer
 from scheduler.models import Delivery, DeliveryState
 from supporters.models import AccountState, SocialAccount
 from tests.conftest import fold
-from tests.test_posting_pages import SLUG, _post_form, _run_outbox, connect_x
-from tests.test_posting_pages import campaign as campaign  # noqa: F401 (the fixture)
+from tests.test_posting_pages import SLUG, _post_form, _run_outbox, connect_x, posting_campaign
 from tests.test_reminders import drain
 from tests.test_supporter import _send_links
 from waves.models import Subscription, SubscriptionState
@@ -58,7 +57,12 @@ def everything(app: Flask) -> str:
 
 
 @pytest.fixture
-def acted(app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer) -> dict[str, str]:  # noqa: F811
+def campaign(make_org: Any, make_campaign: Any, sandbox: SandboxServer) -> Any:
+    return posting_campaign(make_org, make_campaign, sandbox)
+
+
+@pytest.fixture
+def acted(app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer) -> dict[str, str]:
     """Camille connected X, posted through it, sent a compose link on Bluesky and subscribed; Dominique clicked too."""
     connect_x(client, "Camille")
     action, shown = _post_form(client.get(f"/c/{SLUG}").text, "x")
@@ -98,7 +102,7 @@ def test_erasure_leaves_no_trace_and_every_figure_as_it_was(
     client: FlaskClient,
     campaign: Any,
     acted: dict[str, str],
-    sandbox: SandboxServer,  # noqa: F811
+    sandbox: SandboxServer,
 ) -> None:
     before = figures(app)
     response = client.post("/privacy/me/erase", data={"confirm": "y"})
@@ -127,7 +131,7 @@ def test_erasure_takes_a_post_from_its_worker(
     app: Flask,
     client: FlaskClient,
     campaign: Any,
-    sandbox: SandboxServer,  # noqa: F811
+    sandbox: SandboxServer,
 ) -> None:
     from scheduler import outbox
 
@@ -205,7 +209,7 @@ def test_retention_erases_quiet_supporters_of_ended_campaigns_on_time(
     app: Flask,
     client: FlaskClient,
     campaign: Any,
-    acted: dict[str, str],  # noqa: F811
+    acted: dict[str, str],
 ) -> None:
     from accounts.models import Organisation
 

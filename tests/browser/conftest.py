@@ -116,11 +116,18 @@ def axe_violations(page: Any, axe_source: str) -> list[str]:
     return lines
 
 
-def sign_in(page: Any, base: str, *, language: str = "") -> Any:
-    """The demo's organiser signs in on `page` (the login form, as a person fills it); returns the page."""
+def sign_in(
+    page: Any,
+    base: str,
+    *,
+    language: str = "",
+    email: str = "organisatrice@demo.example",
+    password: str = "demo-organiser",
+) -> Any:
+    """The demo's organiser (or `email`) signs in on `page` (the login form, as a person fills it)."""
     page.goto(f"{base}/login" + (f"?lang={language}" if language else ""))
-    page.fill("#email", "organisatrice@demo.example")
-    page.fill("#password", "demo-organiser")
+    page.fill("#email", email)
+    page.fill("#password", password)
     page.locator("main button[type=submit]").click()
     page.wait_for_load_state()
     return page

@@ -49,6 +49,7 @@ def test_supporter_pages_have_no_accessibility_violation(browser, live_app, axe_
     context = browser.new_context(locale="fr-FR", bypass_csp=True, **PHONE)
     page = context.new_page()
     urls = ["/c/livre-blanc-demo", "/c/livre-blanc-demo?postcode=99002", *_pages(app, "/c/"), "/login"]
+    urls += ["/login/forgot", "/privacy/collectif-demo", "/privacy/me"]
     seen, problems = _check(page, base, list(dict.fromkeys(urls)), axe_source)
     context.close()
     assert seen >= 5
@@ -93,8 +94,9 @@ def test_staff_pages_have_no_accessibility_violation(browser, live_app, axe_sour
     _waves_in_every_state(app)
     context = browser.new_context(locale="fr-FR", bypass_csp=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    sign_in(page, base)
+    sign_in(page, base, email="admin@demo.example", password="demo-admin")  # every page: the admin's too
     urls = [*_pages(app, "/admin"), "/admin/campaigns/1/end", "/admin/targets/?group=Groupe+D%C3%A9mo+A"]
+    urls += ["/account/", "/account/two-factor"]
     seen, problems = _check(page, base, list(dict.fromkeys(urls)), axe_source)
     context.close()
     assert seen >= 20
