@@ -122,7 +122,7 @@ def sign_in(
     *,
     language: str = "",
     email: str = "organisatrice@demo.example",
-    password: str = "demo-organiser",
+    password: str = "demo-organiser",  # noqa: S107 (the demo's, printed by make run)
 ) -> Any:
     """The demo's organiser (or `email`) signs in on `page` (the login form, as a person fills it)."""
     page.goto(f"{base}/login" + (f"?lang={language}" if language else ""))
