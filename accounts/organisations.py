@@ -75,6 +75,11 @@ def update_settings(organisation: Organisation, chosen: Settings, *, by: User) -
     return changed
 
 
+def sender_for(organisation_id: int) -> Sender:
+    """Who the e-mails of an organisation's campaign are from."""
+    return sender_of(db.session.get(Organisation, organisation_id))
+
+
 def sender_of(organisation: Organisation | None) -> Sender:
     """Who the organisation's e-mails are from, for `mail`."""
     if organisation is None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -96,7 +96,7 @@ def index() -> str:
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @editor_required
 def new() -> Response | str:
-    form = CampaignForm(data={"networks": [n.value for n in Network], "language": "fr"})
+    form = CampaignForm(data={"networks": [n.value for n in Network], "language": current_user.organisation.language})
     lists = organisation_lists(current_organisation_id())
     form.recipient_list.choices = [("", _("No list: I choose filters next"))] + [
         (str(lst.id), f"{lst.name} ({count})") for lst, count in lists

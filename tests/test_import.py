@@ -7,7 +7,7 @@ import io
 from click.testing import Result
 from sqlalchemy import func, select
 
-from accounts.models import Role
+from accounts.models import AuditEvent, Role
 from extensions import db
 from recipients.importer import import_targets
 from recipients.models import Gender, ImportRun, ImportState, Recipient, RecipientList, TargetRole
@@ -108,6 +108,8 @@ def test_import_page_checks_then_imports(client, app, make_org, make_user) -> No
         run_id = _last_run_id()
     done = client.post(f"/admin/targets/imports/{run_id}/confirm", follow_redirects=True)
     assert "Imported." in done.text and 'id="count-created">2<' in done.text
+    with app.app_context():
+        assert db.session.scalars(select(AuditEvent.action)).all() == ["import.run"]
     listing = client.get("/admin/targets/?network=mastodon").text
     assert "Martin" in listing and "Durand" not in listing
     with app.app_context():

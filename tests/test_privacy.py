@@ -230,3 +230,84 @@ def test_retention_erases_quiet_supporters_of_ended_campaigns_on_time(
         assert all(a.visitor_id.startswith("~") for a in db.session.scalars(select(Action)))
         assert db.session.scalars(select(SocialAccount.state)).one() is AccountState.ERASED
     assert figures(app) == before
+
+
+def test_retention_keeps_each_thing_for_its_period_and_no_longer(
+    app: Flask, make_org: Any, make_campaign: Any, make_user: Any
+) -> None:
+    from accounts.models import AuditEvent, Invitation, Organisation, Role, StaffSession
+    from privacy.models import DataRequest
+    from recipients.models import ImportRun, ImportState
+
+    organisation = make_org()
+    campaign = make_campaign(organisation)
+    user = make_user(organisation, Role.ADMIN)
+    now = utcnow()
+    month = timedelta(days=30.44)
+    with app.app_context():
+        bounced = Subscription(campaign_id=campaign.id, email="rebond@exemple.fr", state=SubscriptionState.BOUNCED)
+        bounced.bounced_at = now
+        run = ImportRun(organisation_id=organisation.id, file_format="csv", source="an", data=b"nom\n", created_at=now)
+        run.state = ImportState.CHECKED
+        invitation = Invitation(
+            organisation_id=organisation.id, email="x@exemple.fr", role=Role.ANALYST, nonce="n", expires_at=now
+        )
+        db.session.add_all([bounced, run, invitation])
+        db.session.add(AuditEvent(organisation_id=organisation.id, action="staff.invited", created_at=now))
+        db.session.add(
+            DataRequest(
+                organisation_id=organisation.id, email="y@exemple.fr", nonce="n", created_at=now, expires_at=now
+            )
+        )
+        db.session.add(StaffSession(key="ended", user_id=user.id, created_at=now, last_seen_at=now, ended_at=now))
+        db.session.commit()
+        org = db.session.get_one(Organisation, organisation.id)
+        within = {
+            "bounced": plan(org, now + 12 * month).bounced,
+            "imports": plan(org, now + timedelta(days=89)).imports,
+            "invitations": plan(org, now + timedelta(days=29)).invitations,
+            "audit": plan(org, now + 11 * month).audit_events,
+            "requests": plan(org, now + 11 * month).data_requests,
+        }
+        assert within == {"bounced": [], "imports": [], "invitations": [], "audit": 0, "requests": 0}
+        past = {
+            "bounced": plan(org, now + 14 * month).bounced,
+            "imports": plan(org, now + timedelta(days=91)).imports,
+            "invitations": plan(org, now + timedelta(days=31)).invitations,
+            "audit": plan(org, now + 13 * month).audit_events,
+            "requests": plan(org, now + 13 * month).data_requests,
+        }
+        assert past == {
+            "bounced": [bounced.id],
+            "imports": [run.id],
+            "invitations": [invitation.id],
+            "audit": 1,
+            "requests": 1,
+        }
+        run_retention(now + 14 * month)
+        assert db.session.get_one(Subscription, bounced.id).email == f"erased-{bounced.id}"
+        kept_run = db.session.get_one(ImportRun, run.id)
+        assert (kept_run.data, kept_run.state) == (b"", ImportState.DISCARDED)
+        assert db.session.get(Invitation, invitation.id) is None
+        assert db.session.scalars(select(DataRequest)).all() == []
+        assert db.session.get(StaffSession, "ended") is None
+        assert db.session.scalars(select(AuditEvent.action)).all() == ["privacy.retention"]  # the run, logged
+
+
+def test_an_expired_data_link_changes_nothing(app: Flask, make_org: Any, mailbox: SandboxServer) -> None:
+    organisation = make_org()
+    with app.app_context():
+        slug = db.session.get_one(type(organisation), organisation.id).slug
+    visitor = app.test_client()
+    visitor.post(f"/privacy/{slug}/request", data={"email": "z@exemple.fr"})
+    drain(app)
+    link = re.search(r"http://localhost(/privacy/link/\S+)", mailbox.state.mailbox("z@exemple.fr")[-1].text)
+    assert link
+    from privacy.models import DataRequest
+
+    with app.app_context():
+        db.session.execute(update(DataRequest).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert visitor.get(link.group(1)).status_code == 410
+    with visitor.session_transaction() as session:
+        assert "privacy_emails" not in session

@@ -288,3 +288,45 @@ def test_the_audit_log_records_what_staff_do(
             "Europe/Brussels",
             24,
         )
+
+
+def test_supporters_mail_comes_from_the_organisations_sender(
+    app: Flask, client: FlaskClient, organisation: Organisation, make_campaign: Any, mailbox: SandboxServer
+) -> None:
+    with app.app_context():
+        row = db.session.get_one(Organisation, organisation.id)
+        row.sender_name, row.reply_to = "Les Amis du Livre", "contact@amis.example"
+        db.session.commit()
+    campaign = make_campaign(organisation)
+    client.post(f"/c/{campaign.slug}/subscribe", data={"email": "lecteur@exemple.fr"})
+    drain(app)
+    [mail] = mailbox.state.mailbox("lecteur@exemple.fr")
+    assert mail.parsed["From"].addresses[0].display_name == "Les Amis du Livre"
+    assert str(mail.parsed["Reply-To"]) == "contact@amis.example"
+
+
+def test_the_cli_creates_an_organisation_and_its_first_admin(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create-organisation",
+            "--name",
+            "Réseau Solidaire",
+            "--admin-email",
+            "chef@reseau.example",
+            "--instance-admin",
+            "--password",
+            NEW_PASSWORD,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "/privacy/reseau-solidaire" in result.output
+    again = runner.invoke(
+        args=["accounts", "create-organisation", "--name", "Réseau Solidaire", "--admin-email", "b@r.example"]
+        + ["--password", NEW_PASSWORD]
+    )
+    assert again.exit_code == 1 and "already exists" in again.output
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.email == "chef@reseau.example")).one()
+        assert admin.role is Role.ADMIN and admin.is_instance_admin

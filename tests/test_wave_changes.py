@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from accounts.models import Organisation, Role
+from accounts.models import AuditEvent, Organisation, Role
 from campaign.labels import WAVE_CHANGED, WITHDRAWN
 from campaign.models import Campaign, Wave, WaveStatus
 from campaign.offer import wave_target_ids
@@ -100,6 +101,8 @@ def test_an_open_wave_is_edited_after_its_consequences_are_shown(
         assert (gone.state, gone.reason) == (PledgeState.CANCELLED, WAVE_CHANGED)
         assert db.session.get_one(Pledge, kept).state is PledgeState.PLEDGED
         opened = db.session.get_one(Wave, wave_id).opens_at
+        # Only the confirmed change is logged, not the page that showed its consequences.
+        assert db.session.scalars(select(AuditEvent.action)).all() == ["wave.edited"]
     # The window shortened: a pledge planned after the new close is planned again inside it.
     with app.app_context():
         late = db.session.get_one(Pledge, kept)

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from accounts.models import Role
+from accounts.models import AuditEvent, Role
 from campaign.actions import record_action
 from campaign.fold import fold_tallies
 from campaign.models import Campaign, CampaignStatus, Message, Wave, WaveStatus
@@ -269,6 +269,9 @@ def test_the_organiser_schedules_pauses_and_follows_a_wave(
     assert client.post(f"{base}/{wave_id}/cancel").status_code == 302
     assert state(app, wave_id) is WaveStatus.CANCELLED
     assert "over already" in client.post(f"{base}/{wave_id}/cancel", follow_redirects=True).text
+    with app.app_context():  # each step is in the audit log, once
+        logged = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert logged == ["wave.scheduled", "wave.paused", "wave.resumed", "wave.cancelled"]
 
 
 def test_a_reader_cannot_move_a_wave(

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import select
 
 import mail
+from accounts.organisations import sender_for
 from campaign.models import Campaign
 from channels import Network
 from channels.api import PostResult
@@ -193,6 +194,7 @@ def deliver_confirmation(delivery: Delivery, now: datetime) -> PostResult:
         template="waves/email/confirm",
         language=subscription.language,
         key=delivery.idempotency_key,
+        sender=sender_for(campaign.organisation_id),
         campaign=campaign,
         shared=subscription.shared_at is not None,
         confirm_url=public_url("optin.confirm_subscription", token=confirm_token(subscription)),

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 import mail
+from accounts.organisations import sender_for
 from campaign.models import Campaign, Wave, WaveStatus
 from campaign.offer import wave_target_ids
 from channels.api import PostResult
@@ -87,6 +88,7 @@ def send_test_reminder(wave: Wave, *, to: str, language: str, now: datetime) -> 
         template="waves/email/reminder",
         language=language,
         key=f"reminder-test-{wave.id}-{int(now.timestamp())}",
+        sender=sender_for(campaign.organisation_id),
         campaign=campaign,
         wave=wave,
         test=True,
@@ -100,7 +102,8 @@ def send_test_reminder(wave: Wave, *, to: str, language: str, now: datetime) -> 
 def reminder_skeleton(wave: Wave, campaign: Campaign, language: str, targets: int) -> mail.Skeleton:
     """The wave's reminder rendered once a language (and version of the wave and campaign), with markers for
     each subscriber's link, unsubscribe link and assigned targets."""
-    key = (wave.id, wave.updated_at, campaign.id, campaign.version, language, targets)
+    sender = sender_for(campaign.organisation_id)  # its settings may change between two waves
+    key = (wave.id, wave.updated_at, campaign.id, campaign.version, language, targets, sender)
     with _cache_lock:
         cached = _skeletons.get(key)
     if cached is None:
@@ -111,6 +114,7 @@ def reminder_skeleton(wave: Wave, campaign: Campaign, language: str, targets: in
             template="waves/email/reminder",
             language=language,
             slots=["action_url", *(f"targets.{n}" for n in range(targets))],
+            sender=sender,
             campaign=campaign,
             wave=wave,
         )
