@@ -76,7 +76,10 @@ def main() -> None:
             f"run {run + 1}: known median {statistics.median(known):.2f} ms (p90 {p90(known):.2f}), "
             f"unknown median {statistics.median(unknown):.2f} ms (p90 {p90(unknown):.2f}), ratio {ratio:.3f}"
         )
-    print(f"ratio known/unknown: {min(ratios):.3f}–{max(ratios):.3f} over {args.runs} runs; load average {os.getloadavg()}")
+    print(
+        f"ratio known/unknown: {min(ratios):.3f}–{max(ratios):.3f} over {args.runs} runs; "
+        f"load average {os.getloadavg()}"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 import mail
+from accounts.organisations import sender_for
 from campaign.models import Campaign, Wave
 from channels import Network
 from channels.api import PostResult
@@ -244,6 +245,7 @@ def test_a_reminder_from_its_skeleton_reads_as_one_rendered_for_its_subscriber(
                 language=language,
                 key="k1",
                 unsubscribe_url=unsubscribe,
+                sender=sender_for(db_campaign.organisation_id),  # the organisation's, as every reminder
                 campaign=db_campaign,
                 wave=wave,
                 targets=names,
