@@ -32,9 +32,9 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    """One clock for everything staff and supporters read: the signed-in staff's organisation's when it set
-    one, else the instance's (TIMEZONE); never UTC."""
-    if has_request_context():
+    """One clock for everything staff and supporters read: on staff pages the organisation's when it set one,
+    else the instance's (TIMEZONE); never UTC. (Supporters' pages never load a user for it.)"""
+    if has_request_context() and request.path.startswith(("/admin", "/account")):
         if current_user and current_user.is_authenticated and current_user.organisation.timezone:
             return str(current_user.organisation.timezone)
     return str(current_app.config["TIMEZONE"])

@@ -31,6 +31,7 @@ bp = Blueprint("accounts", __name__)
 
 login.login_view = "accounts.login"
 login.login_message = None  # the login page says it itself
+STAFF_PATHS = ("/admin", "/account")
 PENDING_SECONDS = 300  # a password accepted waits this long for its second step
 # Pages a member who must set up two-step sign-in may still open.
 ENROL_EXEMPT = {
@@ -70,7 +71,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _two_factor_required() -> Response | None:
         if (
-            current_user.is_authenticated
+            request.path.startswith(STAFF_PATHS)  # the supporters' pages never load a user for this
+            and current_user.is_authenticated
             and (request.endpoint or "") not in ENROL_EXEMPT
             and not (request.endpoint or "").startswith("sandbox")
             and must_enrol(current_user)
