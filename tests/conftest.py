@@ -126,12 +126,27 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
         }
     )
     with app.app_context():
-        db.create_all()
+        db.create_all()  # on PostgreSQL, the schema a previous test left: only its missing tables are made
     yield app
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        if db.engine.dialect.name == "postgresql":
+            empty_tables()
+        else:
+            db.drop_all()
         db.engine.dispose()
+
+
+def empty_tables() -> None:
+    """Every table emptied and every id counter back at 1, the schema kept for the next test: on PostgreSQL,
+    making the schema costs 0.6 s a test (a DELETE a table and a sequence restart, 0.05 s)."""
+    deletes = [f'DELETE FROM "{table.name}"' for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        sequences = connection.exec_driver_sql(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+        ).scalars()
+        restarts = [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        connection.exec_driver_sql("; ".join(deletes + restarts))
 
 
 @pytest.fixture

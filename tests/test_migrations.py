@@ -12,11 +12,19 @@ from flask_migrate import upgrade
 from extensions import db
 
 
+def _empty() -> None:
+    """The database as a fresh one: the other tests leave their schema on PostgreSQL (see `tests/conftest.py`)."""
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
 def test_upgrade_on_empty_database_matches_models(database_uri) -> None:
     from app import create_app
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "t"})
     with app.app_context():
+        _empty()
         upgrade()
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata)
@@ -42,6 +50,7 @@ def test_a_campaign_that_aimed_at_everyone_keeps_its_targets_and_no_more(databas
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "t"})
     with app.app_context():
+        _empty()
         upgrade(revision="3e5b7c9d1f20")
         with db.engine.begin() as connection:
             run = connection.execute
