@@ -6,6 +6,7 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Selec
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
 from accounts.models import Role
+from proof import ProofField
 
 ROLE_CHOICES = [
     (Role.ADMIN.value, _l("Admin: staff, settings, everything")),
@@ -30,6 +31,7 @@ class CodeForm(FlaskForm):
 
 class ForgotForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    altcha = ProofField()  # it sends an e-mail: a proof of work, as every form that does
 
 
 class NewPasswordForm(FlaskForm):

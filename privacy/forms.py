@@ -5,9 +5,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField
 from wtforms.validators import DataRequired, Email, Length
 
+from proof import ProofField
+
 
 class RequestLinkForm(FlaskForm):
     email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Email(), Length(max=254)])
+    altcha = ProofField()  # it sends an e-mail to the address typed: a proof of work, as subscribing
 
 
 class EraseForm(FlaskForm):

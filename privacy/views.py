@@ -49,7 +49,8 @@ def request_link(slug: str) -> Response | tuple[str, int]:
     form = RequestLinkForm()
     email = requests.normalise(form.email.data or "") if form.validate_on_submit() else None
     if email is None:
-        flash(_("Type the e-mail address you gave us."), "error")
+        proof_errors = form.altcha.errors if isinstance(form.altcha.errors, list) else []
+        flash(str(proof_errors[0]) if proof_errors else _("Type the e-mail address you gave us."), "error")
         return render_template("privacy/policy.html", organisation=organisation, form=form, public_page=True), 400
     if not (
         allow("privacy-client", requests.REQUEST_LIMIT_CLIENT, hashed_client())

@@ -568,6 +568,29 @@ def test_the_subscribe_form_needs_a_solved_challenge_once(
     assert client.post(url, data={"email": "c@exemple.fr", "altcha": _solve_or_empty(forged)}).status_code == 400
 
 
+def test_the_forms_that_send_an_e_mail_to_a_typed_address_need_a_solved_challenge(
+    app: Flask, client: FlaskClient, make_org: Any
+) -> None:
+    """A stranger cannot use a reset or a data request to fill someone's mailbox from a script."""
+    from scheduler.models import Delivery
+
+    app.config.update(ALTCHA_ENABLED=True, ALTCHA_MAX_NUMBER=2000)
+    organisation = make_org()
+    with app.app_context():
+        slug = db.session.get_one(type(organisation), organisation.id).slug
+
+    def queued() -> int:
+        with app.app_context():
+            return len(db.session.scalars(select(Delivery)).all())
+
+    for number, url in enumerate(("/login/forgot", f"/privacy/{slug}/request")):
+        refused = client.post(url, data={"email": "cible@exemple.fr"})
+        assert refused.status_code in (200, 400) and queued() == number
+        solved = _solve(client.get("/proof/challenge").get_json())
+        assert client.post(url, data={"email": "cible@exemple.fr", "altcha": solved}).status_code == 302
+        assert queued() == number + 1
+
+
 def _solve_or_empty(challenge: dict[str, Any]) -> str:
     try:
         return _solve(challenge)
