@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from accounts import audit
 from accounts.audit import Act
@@ -80,7 +80,7 @@ def plan(organisation: Organisation, now: datetime) -> Plan:
     log_cutoff = months_before(now, organisation.retention_log_months)
     ours = select(Campaign.id).where(Campaign.organisation_id == organisation.id)
     return Plan(
-        visitors=_inactive_visitors(organisation, supporter_cutoff),
+        visitors=_inactive_visitors(organisation, now),
         supporters=inactive_supporters(now),
         pending=list(
             db.session.scalars(
@@ -139,16 +139,22 @@ def plan(organisation: Organisation, now: datetime) -> Plan:
     )
 
 
-def _inactive_visitors(organisation: Organisation, cutoff: datetime) -> list[str]:
-    """Visitors whose every action for the organisation is older than `cutoff`, in campaigns that have ended,
-    and who acted for no other organisation since (their counts stay; their words go)."""
-    ours = Campaign.organisation_id == organisation.id
-    ended = Campaign.status == CampaignStatus.ENDED
+def _inactive_visitors(organisation: Organisation, now: datetime) -> list[str]:
+    """Visitors of the organisation's campaigns none of whose actions, for any organisation, is still within
+    its organisation's period or in a campaign that has not ended (their counts stay; their words go)."""
+    cutoffs = db.session.execute(select(Organisation.id, Organisation.retention_supporter_months)).tuples()
+    recent = or_(
+        *[
+            (Campaign.organisation_id == organisation_id) & (Action.created_at >= months_before(now, months))
+            for organisation_id, months in cutoffs
+        ]
+    )
     still = (
         select(Action.visitor_id)
         .join(Campaign, Campaign.id == Action.campaign_id)
-        .where((~ours) | (~ended) | (Action.created_at >= cutoff))
+        .where((Campaign.status != CampaignStatus.ENDED) | recent)
     )
+    ours = Campaign.organisation_id == organisation.id
     return list(
         db.session.scalars(
             select(Action.visitor_id)

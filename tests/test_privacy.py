@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from campaign import tallies
-from campaign.models import Action, Campaign, CampaignStatus
+from campaign.models import Action, Campaign, CampaignStatus, CampaignTarget
 from database import utcnow
 from extensions import db
 from privacy.retention import plan, run_retention
@@ -311,3 +311,37 @@ def test_an_expired_data_link_changes_nothing(app: Flask, make_org: Any, mailbox
     assert visitor.get(link.group(1)).status_code == 410
     with visitor.session_transaction() as session:
         assert "privacy_emails" not in session
+
+
+def test_retention_erases_a_visitor_of_two_organisations_once_both_periods_are_over(
+    app: Flask, make_org: Any, make_campaign: Any
+) -> None:
+    from accounts.models import Organisation
+
+    first, second = make_org("Premier"), make_org("Second")
+    one, two = make_campaign(first, slug="un"), make_campaign(second, slug="deux")
+    now = utcnow()
+    month = timedelta(days=30.44)
+    with app.app_context():
+        db.session.execute(
+            update(Organisation).where(Organisation.id == second.id).values(retention_supporter_months=48)
+        )
+        for campaign_id in (one.id, two.id):
+            recipient_id = db.session.scalars(
+                select(CampaignTarget.recipient_id).where(CampaignTarget.campaign_id == campaign_id)
+            ).first()
+            db.session.add(
+                Action(
+                    campaign_id=campaign_id,
+                    recipient_id=recipient_id,
+                    network="x",
+                    visitor_id="a" * 16,
+                    text="t",
+                    created_at=now,
+                )
+            )
+        db.session.execute(update(Campaign).values(status=CampaignStatus.ENDED))
+        db.session.commit()
+        org = db.session.get_one(Organisation, first.id)
+        assert plan(org, now + 40 * month).visitors == []  # the second organisation keeps it 48 months
+        assert plan(org, now + 49 * month).visitors == ["a" * 16]
