@@ -10,8 +10,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from accounts import audit, staff
-from accounts.forms import OrganisationForm
-from accounts.models import Role
+from accounts.forms import ROLE_NAMES, OrganisationForm
+from accounts.models import AuditEvent, Role
 from accounts.organisations import all_organisations, create_organisation
 from accounts.permissions import admin_required, current_organisation_id, instance_admin_required
 from accounts.services import AccountError, find_user
@@ -54,7 +54,16 @@ def audit_log() -> str:
         actions=[(act.value, str(label)) for act, label in audit.LABELS.items()],
         members=staff.members(current_user.organisation),
         label=audit.label,
+        detail=_detail,
     )
+
+
+def _detail(row: AuditEvent) -> str:
+    """A line's detail as the reader reads it: roles in their language (the log keeps their codes)."""
+    if row.action in (audit.Act.STAFF_INVITED, audit.Act.ROLE_CHANGED):
+        words = {role.value: str(name) for role, name in ROLE_NAMES.items()}
+        return " ".join(words.get(part, part) for part in row.detail.split(" "))
+    return row.detail
 
 
 @bp.route("/instance", methods=["GET", "POST"])

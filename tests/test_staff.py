@@ -246,6 +246,8 @@ def test_a_role_change_or_a_removal_ends_the_members_sessions(
     with app.app_context():
         assert db.session.get_one(User, admin.id).role is Role.ADMIN
     assert actions(app)[-2:] == ["staff.role_changed", "staff.removed"]
+    log = mine.get("/admin/audit?lang=fr").text
+    assert "<td>organisateur·rice → analyste</td>" in log  # the roles in the reader's language
 
 
 def test_the_audit_log_records_what_staff_do(
