@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,6 +344,10 @@ def fold(app: Flask) -> int:
 def login(client: FlaskClient, user: User) -> None:
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.text
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data, read in place
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the shared data sets are not there")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -15,10 +15,10 @@ from recipients.formats import role_of
 from recipients.formats.mapped_csv import effective_mapping, guess_mapping
 from recipients.importer import import_targets
 from recipients.models import ImportRun, Recipient, TargetRole
-from tests.conftest import login
+from tests.conftest import SHARED_DATA, login, needs_shared_data
 from tests.test_import_sources import SECOND, SENATOR
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = SHARED_DATA
 NAMES = b"Id;Nom;Nom complet;Fonction;Compte Twitter\nA1;Martin;Ana Martin;D\xc3\xa9put\xc3\xa9e;@AnaMartin\n"
 
 
@@ -93,6 +93,7 @@ def test_the_mapping_page_asks_which_column_is_the_name(client, app: Flask, make
     assert "Nom, Nom complet could each be the name" in page
 
 
+@needs_shared_data
 def test_a_second_parliaments_file_does_not_retire_the_firsts(make_org, ctx) -> None:
     organisation_id = make_org().id
     deputies = import_targets(organisation_id, (DATA / "fr/nosdeputes-deputes-16e.json").read_bytes())

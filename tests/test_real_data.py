@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from extensions import db
@@ -13,9 +11,10 @@ from recipients.coverage import constituency_coverage
 from recipients.importer import import_targets
 from recipients.models import Gender, Recipient, TargetRole
 from recipients.postcodes import constituencies_for, import_postcodes
+from tests.conftest import SHARED_DATA, needs_shared_data
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"the shared data sets are not at {DATA}")
+DATA = SHARED_DATA
+pytestmark = needs_shared_data
 # Seats without a deputy in the Datan export of 2024-12-25 (the postcode map has 565 constituencies).
 NOSDEPUTES = "nosdeputes-assemblee-nationale"  # the format serves two chambers: the default source names it
 VACANCIES = ["3801", "9209"]

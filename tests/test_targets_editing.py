@@ -19,11 +19,12 @@ from recipients.importer import import_targets
 from recipients.models import ImportRun, PostcodeArea, Recipient
 from recipients.places import DEPARTMENTS, GROUPS, department_label, group_label
 from recipients.postcodes import constituencies_for, import_postcodes
-from tests.conftest import login, recipient
+from tests.conftest import SHARED_DATA, login, needs_shared_data, recipient
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 
 
+@needs_shared_data
 def test_every_group_and_department_of_the_real_deputies_has_its_usual_name() -> None:
     import csv
 
@@ -70,6 +71,7 @@ def test_handles_are_edited_on_the_targets_page(client, app: Flask, make_org, ma
     del campaign
 
 
+@needs_shared_data
 def test_a_file_of_handles_reports_targets_by_name(make_org, ctx) -> None:
     organisation_id = make_org().id
     import_targets(organisation_id, (DATA / "fr/deputes-datan-2024-12-25.csv").read_bytes(), source="datan")
@@ -79,6 +81,7 @@ def test_a_file_of_handles_reports_targets_by_name(make_org, ctx) -> None:
     assert report.updated == 1 and report.updated_fields == [("Alain David (PA1008)", ["handle_bluesky"])]
 
 
+@needs_shared_data
 def test_the_import_button_says_what_it_writes(client, app: Flask, make_org, make_user) -> None:
     organisation = make_org()
     with app.app_context():
@@ -112,6 +115,7 @@ def test_the_preview_picker_is_sorted_and_searchable(client, app: Flask, make_or
     assert 'data-filter-list="preview-targets"' in page
 
 
+@needs_shared_data
 def test_a_postcode_map_is_checked_before_it_replaces_the_demos(client, app: Flask, make_org, make_user) -> None:
     with app.app_context():
         from accounts.models import Organisation

@@ -3,18 +3,18 @@ progress, the report is read, then the import is confirmed; a dynamic list count
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import sign_in
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 pytestmark = pytest.mark.browser
-DATAN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fr" / "deputes-datan-2024-12-25.csv"
+DATAN = SHARED_DATA / "fr" / "deputes-datan-2024-12-25.csv"
 
 
-@pytest.mark.skipif(not DATAN.is_file(), reason="the shared data sets are not there")
+@needs_shared_data
 def test_import_the_deputies_then_make_a_dynamic_list(browser: Any, live_server: str) -> None:
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
     page = sign_in(context.new_page(), live_server, language="en")
