@@ -36,7 +36,7 @@ from privacy.subject import ERASED_PREFIX, Subject
 from recipients.models import ImportRun, ImportState
 from scheduler.models import Delivery, DeliveryState
 from supporters.models import Consent, SocialAccount, Supporter
-from waves.models import CONFIRM, Subscription, SubscriptionState
+from waves.models import CONFIRM, Reminder, Subscription, SubscriptionState
 
 ENDED_KEPT = KEPT_ENDED  # invitations expired or withdrawn, sessions ended: listed this long, then dropped
 STAFF_MAIL_KINDS = (INVITATION, PASSWORD_RESET, DATA_LINK)
@@ -209,8 +209,15 @@ def apply(organisation: Organisation, chosen: Plan, now: datetime) -> None:
     if chosen.visitors or chosen.supporters:
         erase(Subject(visitor_ids=frozenset(chosen.visitors), supporter_ids=frozenset(chosen.supporters)), now)
     if chosen.pending:
-        db.session.execute(delete(Delivery).where(Delivery.kind == CONFIRM, Delivery.ref_id.in_(chosen.pending)))
-        db.session.execute(delete(Subscription).where(Subscription.id.in_(chosen.pending)))
+        # Never confirmed since it was last asked: it goes, unless an earlier confirmation had reminders sent to
+        # it (asked again after an unsubscription), whose counts its emptied row keeps.
+        reminded = set(
+            db.session.scalars(select(Reminder.subscription_id).where(Reminder.subscription_id.in_(chosen.pending)))
+        )
+        gone = [subscription_id for subscription_id in chosen.pending if subscription_id not in reminded]
+        db.session.execute(delete(Delivery).where(Delivery.kind == CONFIRM, Delivery.ref_id.in_(gone)))
+        db.session.execute(delete(Subscription).where(Subscription.id.in_(gone)))
+        erase_subscriptions(sorted(reminded), now)
     if chosen.bounced or chosen.ended:
         erase_subscriptions([*chosen.bounced, *chosen.ended], now)
     if chosen.imports:

@@ -252,7 +252,16 @@ def test_retention_keeps_each_thing_for_its_period_and_no_longer(
         invitation = Invitation(
             organisation_id=organisation.id, email="x@exemple.fr", role=Role.ANALYST, nonce="n", expires_at=now
         )
-        db.session.add_all([bounced, run, invitation])
+        from campaign.models import Wave
+        from waves.models import Reminder
+
+        wave = Wave(campaign_id=campaign.id, title="V", opens_at=now, closes_at=now, message_ids=[], networks=[])
+        asked_again = Subscription(campaign_id=campaign.id, email="revenu@exemple.fr", created_at=now)
+        never = Subscription(campaign_id=campaign.id, email="jamais@exemple.fr", created_at=now)
+        db.session.add_all([bounced, run, invitation, wave, asked_again, never])
+        db.session.flush()
+        db.session.add(Reminder(wave_id=wave.id, subscription_id=asked_again.id, seq=0))  # from an earlier time
+        never_id, again_id = never.id, asked_again.id
         db.session.add(AuditEvent(organisation_id=organisation.id, action="staff.invited", created_at=now))
         db.session.add(
             DataRequest(
@@ -286,6 +295,10 @@ def test_retention_keeps_each_thing_for_its_period_and_no_longer(
         }
         run_retention(now + 14 * month)
         assert db.session.get_one(Subscription, bounced.id).email == f"erased-{bounced.id}"
+        assert db.session.get(Subscription, never_id) is None  # never confirmed: gone
+        kept = db.session.get_one(Subscription, again_id)  # its old reminder is still counted
+        assert (kept.state, kept.email) == (SubscriptionState.ERASED, f"erased-{again_id}")
+        assert db.session.scalars(select(Reminder)).one().subscription_id == again_id
         kept_run = db.session.get_one(ImportRun, run.id)
         assert (kept_run.data, kept_run.state) == (b"", ImportState.DISCARDED)
         assert db.session.get(Invitation, invitation.id) is None
