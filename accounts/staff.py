@@ -22,10 +22,9 @@ from accounts.audit import Act
 from accounts.models import Invitation, Organisation, Role, User
 from accounts.services import AccountError, check_password_strength, find_user
 from accounts.sessions import end_everywhere
-from channels import Network
 from extensions import db
 from scheduler.models import Delivery
-from scheduler.outbox import enqueue
+from scheduler.outbox import enqueue_email
 
 INVITATION_DAYS = 7
 RESET_MINUTES = 30
@@ -71,16 +70,7 @@ def invite(organisation: Organisation, email: str, role: Role, *, by: User, now:
 
 
 def _queue(kind: str, ref_id: int | None, language: str, now: datetime) -> Delivery:
-    return enqueue(
-        kind=kind,
-        account_id=None,
-        network=Network.EMAIL,
-        text="",
-        idempotency_key=f"{kind}-{ref_id or 0}-{secrets.token_hex(8)}",
-        language=language,
-        ref_id=ref_id,
-        now=now,
-    )
+    return enqueue_email(kind, ref_id, key=f"{kind}-{ref_id or 0}-{secrets.token_hex(8)}", language=language, now=now)
 
 
 def pending_invitations(organisation: Organisation, now: datetime) -> Sequence[Invitation]:

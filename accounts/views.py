@@ -74,7 +74,6 @@ def init_app(app: Flask) -> None:
             request.path.startswith(STAFF_PATHS)  # the supporters' pages never load a user for this
             and current_user.is_authenticated
             and (request.endpoint or "") not in ENROL_EXEMPT
-            and not (request.endpoint or "").startswith("sandbox")
             and must_enrol(current_user)
         ):
             flash(_("Your organisation asks every member to use two-step sign-in: set it up to go on."), "info")
@@ -204,7 +203,7 @@ def forgot() -> Response | str | tuple[str, int]:
             return render_template("accounts/forgot.html", form=form), 429
         delivery = staff.request_reset(email, utcnow())
         db.session.commit()
-        notify_outbox(delivery.id)
+        notify(current_app._get_current_object(), delivery.id)  # type: ignore[attr-defined]
         flash(
             _(
                 "If an account uses this address, a link to choose a new password is on its way. "
@@ -214,11 +213,6 @@ def forgot() -> Response | str | tuple[str, int]:
         )
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)
-
-
-def notify_outbox(delivery_id: int) -> None:
-    """Hand a queued e-mail to the outbox now rather than at its next tick (after the commit)."""
-    notify(current_app._get_current_object(), delivery_id)  # type: ignore[attr-defined]
 
 
 @bp.route("/login/reset/<token>", methods=["GET", "POST"])

@@ -19,6 +19,11 @@ from extensions import db
 bp = Blueprint("security", __name__, url_prefix="/account")
 
 
+def _log(act: Act) -> None:
+    """The audit line of a change the signed-in person made to their own account."""
+    audit.record(act, organisation_id=current_user.organisation_id, actor=current_user, subject=current_user.email)
+
+
 @bp.route("/")
 @login_required
 def index() -> str:
@@ -47,12 +52,7 @@ def two_factor_setup() -> Response | str:
         if codes is None:
             form.code.errors = [_("This code does not match: check the time on your phone and type the newest code.")]
         else:
-            audit.record(
-                Act.TWO_FACTOR_ENABLED,
-                organisation_id=current_user.organisation_id,
-                actor=current_user,
-                subject=current_user.email,
-            )
+            _log(Act.TWO_FACTOR_ENABLED)
             db.session.commit()
             session.pop("totp_setup", None)
             return render_template(
@@ -79,9 +79,7 @@ def recovery_codes() -> Response | str:
         flash(_("Type your password to make new recovery codes."), "error")
         return redirect(url_for(".index"))
     codes = twofactor.new_recovery_codes(current_user)
-    audit.record(
-        Act.RECOVERY_CODES, organisation_id=current_user.organisation_id, actor=current_user, subject=current_user.email
-    )
+    _log(Act.RECOVERY_CODES)
     db.session.commit()
     return render_template("accounts/recovery_codes.html", codes=codes, next=url_for(".index"))
 
@@ -94,12 +92,7 @@ def two_factor_disable() -> Response:
         flash(_("Your organisation requires two-step sign-in: it cannot be turned off."), "error")
     elif form.validate_on_submit() and current_user.check_password(form.password.data):
         twofactor.disable(current_user)
-        audit.record(
-            Act.TWO_FACTOR_DISABLED,
-            organisation_id=current_user.organisation_id,
-            actor=current_user,
-            subject=current_user.email,
-        )
+        _log(Act.TWO_FACTOR_DISABLED)
         db.session.commit()
         flash(_("Two-step sign-in is off. A password alone now opens your account."), "info")
     else:
@@ -139,12 +132,7 @@ def change_password() -> Response | str:
 @login_required
 def end(key: str) -> Response:
     if end_session(current_user, key[:32], utcnow()):
-        audit.record(
-            Act.SESSION_ENDED,
-            organisation_id=current_user.organisation_id,
-            actor=current_user,
-            subject=current_user.email,
-        )
+        _log(Act.SESSION_ENDED)
         db.session.commit()
         flash(_("That session is signed out."), "success")
     return redirect(url_for(".index"))

@@ -1,4 +1,4 @@
-"""Erasure and withdrawal: a supporter's data goes, their acts stay as anonymous counts.
+"""Erasure: a supporter's data goes, their acts stay as anonymous counts.
 
 What goes: the tokens (revoked at the network first), handles, remote ids and display names of their
 accounts; their consents; their subscriptions' addresses; pledges not yet released; the texts, links
@@ -14,7 +14,6 @@ account's row stays, so a worker's last write to it finds a row.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,12 +31,10 @@ from privacy.subject import ERASED_PREFIX, Subject, accounts, actions, data_requ
 from privacy.subject import subscriptions as find_subscriptions
 from scheduler.models import Delivery, DeliveryState
 from scheduler.outbox import cancel_for_account, cancel_refs
-from supporters.models import AccountState, Consent, SocialAccount
-from supporters.networks import client_of
-from supporters.services import open_tokens
+from supporters.models import AccountState, Consent
+from supporters.services import revoke_quietly
 from waves.models import CONFIRM, REMINDER, Pledge, PledgeState, Reminder, Subscription, SubscriptionState
 
-logger = logging.getLogger(__name__)
 ERASED_REASON = "erased at the supporter's request or by retention"
 
 
@@ -61,10 +58,12 @@ def erase(subject: Subject, now: datetime) -> Erased:
         return Erased()
     folded_upto_locked()  # no fold re-keys a visitor's counts while this one does (a row lock on PostgreSQL)
     held_accounts = accounts(subject)
-    revoked = sum(_revoke(account) for account in held_accounts)
+    revoked = sum(revoke_quietly(account) for account in held_accounts)
     for account in held_accounts:
         cancel_for_account(account.id, ERASED_REASON, now)
-    held_posts = posts(subject, [account.id for account in held_accounts])
+    held_pledges = pledges(subject)
+    pledge_ids = [pledge.id for pledge in held_pledges]  # read now: the actions' bulk update expires the session
+    held_posts = posts([account.id for account in held_accounts], held_pledges)
     post_ids = [delivery.id for delivery in held_posts]
     held_actions = actions(subject, post_ids)
     _empty_posts(post_ids, now)
@@ -73,7 +72,6 @@ def erase(subject: Subject, now: datetime) -> Erased:
         account.handle = account.remote_id = account.display_name = account.instance = ""
         account.sealed_tokens, account.token_expires_at = "", None
         account.state, account.rate_remaining, account.rate_reset_at = AccountState.ERASED, None, None
-    pledge_ids = [pledge.id for pledge in pledges(subject)]
     gone = _drop_pledges(pledge_ids)
     held_subscriptions = find_subscriptions(subject)
     _empty_subscriptions(held_subscriptions, now)
@@ -90,16 +88,6 @@ def erase(subject: Subject, now: datetime) -> Erased:
         posts=len(post_ids),
         actions=len(held_actions),
     )
-
-
-def _revoke(account: SocialAccount) -> bool:
-    """Revoke the account's grant at the network; False (and a log line) when it did not confirm."""
-    try:
-        client_of(account).revoke(open_tokens(account))
-    except Exception as error:  # noqa: BLE001 (any failure: the tokens are deleted all the same)
-        logger.warning("account %s: the network did not confirm the revocation (%s)", account.id, type(error).__name__)
-        return False
-    return True
 
 
 def _empty_posts(post_ids: Sequence[int], now: datetime) -> None:

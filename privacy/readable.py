@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from flask_babel import format_datetime
+from flask import Response
 from flask_babel import lazy_gettext as _l
 
+from analytics.labels import mode_label
+from campaign.labels import wall_clock
 from channels import Network
 
 FIELDS = {
@@ -41,9 +44,7 @@ FIELDS = {
     "confirmed_url": _l("Post found"),
     "created_at": _l("First seen"),
 }
-VALUES = {
-    "link": _l("compose link"),
-    "api": _l("connected account"),
+VALUES = {  # states and consent kinds (a mode is worded by analytics' `mode_label`)
     "pledge": _l("pledged post"),
     "connect": _l("account connected"),
     "post": _l("post on your click"),
@@ -71,12 +72,14 @@ def _value(key: str, value: Any) -> str:
     if value in (None, ""):
         return ""
     if key in DATES and isinstance(value, str):
-        return str(format_datetime(datetime.fromisoformat(value), "d MMM y HH:mm"))
+        return wall_clock(datetime.fromisoformat(value), "d MMM y HH:mm")
     if key == "reminders" and isinstance(value, list):
         return str(len(value))
     if key == "network" and value in NETWORKS:
         return NETWORKS[value]
-    if key in ("state", "mode", "kind") and value in VALUES:
+    if key == "mode":
+        return mode_label(value)
+    if key in ("state", "kind") and value in VALUES:
         return str(VALUES[value])
     return str(value)
 
@@ -87,3 +90,11 @@ def readable(rows: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:
         [(str(FIELDS.get(key, key)), shown) for key, value in row.items() if (shown := _value(key, value))]
         for row in rows
     ]
+
+
+def download(held: dict[str, Any], filename: str) -> Response:
+    """What is held, as the JSON file to keep: never cached on the way."""
+    response = Response(json.dumps(held, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -15,7 +15,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from accounts.mailing import send_notice
 from accounts.models import Organisation
-from channels import Network
 from channels.api import PostResult
 from channels.email import normalise_handle
 from channels.errors import ChannelError, ErrorKind
@@ -23,7 +22,7 @@ from extensions import db
 from privacy.models import DATA_LINK, DataRequest
 from privacy.subject import Subject
 from scheduler.models import Delivery
-from scheduler.outbox import enqueue
+from scheduler.outbox import enqueue_email
 from supporters.identity import current_supporter_id
 from urls import public_url
 
@@ -56,16 +55,8 @@ def request_link(email: str, organisation: Organisation | None, now: datetime) -
     )
     db.session.add(row)
     db.session.flush()
-    return enqueue(
-        kind=DATA_LINK,
-        account_id=None,
-        network=Network.EMAIL,
-        text="",
-        idempotency_key=f"{DATA_LINK}-{row.id}-{row.nonce}",
-        language=organisation.language if organisation else "fr",
-        ref_id=row.id,
-        now=now,
-    )
+    language = organisation.language if organisation else "fr"
+    return enqueue_email(DATA_LINK, row.id, key=f"{DATA_LINK}-{row.id}-{row.nonce}", language=language, now=now)
 
 
 def link_token(row: DataRequest) -> str:

@@ -92,9 +92,9 @@ def pledges(subject: Subject) -> Sequence[Pledge]:
     ).all()
 
 
-def posts(subject: Subject, account_ids: Sequence[int]) -> Sequence[Delivery]:
+def posts(account_ids: Sequence[int], held_pledges: Sequence[Pledge]) -> Sequence[Delivery]:
     """The posts made through the person's accounts, or released from their pledges."""
-    pledged = [p.delivery_id for p in pledges(subject) if p.delivery_id]
+    pledged = [p.delivery_id for p in held_pledges if p.delivery_id]
     return db.session.scalars(
         select(Delivery)
         .where(or_(_in(Delivery.account_id, frozenset(account_ids)), _in(Delivery.id, frozenset(pledged))))
@@ -125,11 +125,11 @@ def _when(moment: datetime | None) -> str | None:
 def collect(subject: Subject) -> dict[str, Any]:
     """Everything held about the person, as plain data: the JSON download and the readable page show it."""
     held_accounts = accounts(subject)
-    held_posts = posts(subject, [a.id for a in held_accounts])
+    held_pledges = pledges(subject)
+    held_posts = posts([a.id for a in held_accounts], held_pledges)
     held_actions = actions(subject, [d.id for d in held_posts])
     held_subscriptions = subscriptions(subject)
     campaigns = _names(Campaign, {a.campaign_id for a in held_actions} | {s.campaign_id for s in held_subscriptions})
-    held_pledges = pledges(subject)
     waves = {w.id: w for w in db.session.scalars(select(Wave).where(Wave.id.in_({p.wave_id for p in held_pledges})))}
     campaigns |= _names(Campaign, {w.campaign_id for w in waves.values()})
     targets = _targets({a.recipient_id for a in held_actions} | {p.recipient_id for p in held_pledges})

@@ -3,8 +3,6 @@ is held about them, as a page and as JSON; erasure; each consent taken back; a l
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,7 +16,7 @@ from privacy import requests
 from privacy.consents import ConsentType, standing, withdraw
 from privacy.erasure import erase
 from privacy.forms import EraseForm, RequestLinkForm
-from privacy.readable import readable
+from privacy.readable import download, readable
 from privacy.subject import collect, is_empty
 from scheduler.dispatch import notify
 from security import allow
@@ -95,11 +93,7 @@ def mine() -> str:
 @bp.route("/me.json")
 def mine_json() -> Response:
     subject = requests.browser_subject()
-    held = collect(subject) if subject else {}
-    response = Response(json.dumps(held, ensure_ascii=False, indent=2), mimetype="application/json")
-    response.headers["Content-Disposition"] = 'attachment; filename="porte-voix-my-data.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(collect(subject) if subject else {}, "porte-voix-my-data.json")
 
 
 @bp.route("/me/withdraw/<kind>/<int:row_id>", methods=["POST"])

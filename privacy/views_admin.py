@@ -3,8 +3,6 @@ requests that arrived another way (a letter, an e-mail to the privacy contact), 
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,6 +19,7 @@ from extensions import db
 from privacy import requests
 from privacy.erasure import erase
 from privacy.forms import StaffRequestForm
+from privacy.readable import download
 from privacy.retention import plan
 from privacy.subject import Subject, collect, is_empty
 from scheduler.dispatch import notify
@@ -88,10 +87,7 @@ def staff_request() -> Response | str:
                 Act.DATA_ACCESS, organisation_id=organisation.id, actor=current_user, subject=digest, detail="download"
             )
             db.session.commit()
-            response = Response(json.dumps(held, ensure_ascii=False, indent=2), mimetype="application/json")
-            response.headers["Content-Disposition"] = 'attachment; filename="supporter-data.json"'
-            response.headers["Cache-Control"] = "no-store"
-            return response
+            return download(held, "supporter-data.json")
     return render_template(
         "privacy/staff_request.html", form=form, email=email, held=held, empty=held is not None and is_empty(held)
     )

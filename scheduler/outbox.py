@@ -24,6 +24,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 
+from channels import Network
 from channels.api import PostResult
 from channels.errors import ChannelError, ErrorKind
 from database import changed, utcnow
@@ -131,6 +132,20 @@ def enqueue(
     db.session.add(delivery)
     db.session.flush()
     return delivery
+
+
+def enqueue_email(kind: str, ref_id: int | None, *, key: str, language: str, now: datetime) -> Delivery:
+    """Queue an e-mail that the handler of `kind` writes when it sends it, from the row `ref_id` names."""
+    return enqueue(
+        kind=kind,
+        account_id=None,
+        network=Network.EMAIL,
+        text="",
+        idempotency_key=key,
+        language=language,
+        ref_id=ref_id,
+        now=now,
+    )
 
 
 def _redispatch_after() -> timedelta:

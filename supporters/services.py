@@ -82,7 +82,7 @@ def connect(
     )
     now = utcnow()
     if account is not None:
-        _revoke_quietly(account)
+        revoke_quietly(account)
     else:
         account = SocialAccount(supporter_id=supporter.id, network=network)
         db.session.add(account)
@@ -188,7 +188,7 @@ class Disconnected:
 def disconnect(account: SocialAccount, *, now: datetime | None = None) -> Disconnected:
     """Revoke the token at the network, cancel queued posts, delete the tokens and log it. Flushes."""
     now = now or utcnow()
-    revoked = _revoke_quietly(account)
+    revoked = revoke_quietly(account)
     cancel_for_account(account.id, "the account was disconnected before this post went out", now)
     db.session.add(
         Consent(
@@ -206,7 +206,7 @@ def disconnect(account: SocialAccount, *, now: datetime | None = None) -> Discon
     return result
 
 
-def _revoke_quietly(account: SocialAccount) -> bool:
+def revoke_quietly(account: SocialAccount) -> bool:
     """Revoke the account's grant at the network; False (and a log line) when the network did not confirm it."""
     try:
         _revoke(account)

@@ -19,13 +19,12 @@ from sqlalchemy import select
 import mail
 from accounts.organisations import sender_for
 from campaign.models import Campaign
-from channels import Network
 from channels.api import PostResult
 from channels.email import normalise_handle
 from channels.errors import ChannelError, ErrorKind
 from extensions import db
 from scheduler.models import Delivery
-from scheduler.outbox import enqueue
+from scheduler.outbox import enqueue_email
 from security import allow
 from urls import public_url
 from waves.models import CONFIRM, Subscription, SubscriptionState
@@ -119,16 +118,8 @@ def subscribe(
 
 
 def queue_confirmation(subscription: Subscription, now: datetime) -> Delivery:
-    return enqueue(
-        kind=CONFIRM,
-        account_id=None,
-        network=Network.EMAIL,
-        text="",
-        idempotency_key=f"confirm-{subscription.id}-{int(now.timestamp())}",
-        language=subscription.language,
-        ref_id=subscription.id,
-        now=now,
-    )
+    key = f"confirm-{subscription.id}-{int(now.timestamp())}"
+    return enqueue_email(CONFIRM, subscription.id, key=key, language=subscription.language, now=now)
 
 
 def confirm(token: str, now: datetime) -> Subscription | None:
