@@ -145,6 +145,11 @@ def describe(delivery: Delivery) -> tuple[str, bool]:
             "rate_limited": _(
                 "%(network)s kept limiting your account; the message was not posted. Try again later.", network=network
             ),
+            "unconfirmed": _(
+                "%(network)s did not answer after several tries, and may have posted your message all the same: "
+                "look at your account before sending it again.",
+                network=network,
+            ),
         }.get(
             delivery.error_kind,
             _("%(network)s did not answer after several tries. Your message was not posted.", network=network),

@@ -20,6 +20,9 @@ class ErrorKind(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # timeout, connection refused, 5xx: the outcome may be unknown
     NOT_SUPPORTED = "not_supported"  # the server is not the network it was said to be (not a Mastodon)
     DEFERRED = "deferred"  # held by us (a paused wave), not refused: try again at `retry_at`, not an attempt
+    # Never raised by a client: the outbox's mark on a row whose last try went unanswered, so that it asks
+    # once more before giving up; a row failed with it may be on the network all the same.
+    UNCONFIRMED = "unconfirmed"
 
 
 _RETRYABLE = {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.DEFERRED}

@@ -360,13 +360,20 @@ def failure(delivery: Delivery, error: ChannelError, now: datetime) -> dict[str,
         # X has no idempotency key: an earlier attempt whose answer we lost did post this text.
         return {**values, "state": DeliveryState.POSTED, "finished_at": now}
     limit = MAX_RATE_LIMITED_ATTEMPTS if error.kind is ErrorKind.RATE_LIMITED else MAX_ATTEMPTS
+    first = float(current_app.config.get("OUTBOX_BACKOFF_SECONDS", BACKOFF_SECONDS))
+    wait = now + timedelta(seconds=backoff(delivery.attempts, first=first))
     if error.retryable and delivery.attempts < limit:
-        first = float(current_app.config.get("OUTBOX_BACKOFF_SECONDS", BACKOFF_SECONDS))
-        wait = now + timedelta(seconds=backoff(delivery.attempts, first=first))
         if error.retry_at is not None:  # the network said when: then, plus a little spread
             spread = timedelta(seconds=random.uniform(1, 15) * min(1.0, first / BACKOFF_SECONDS))  # noqa: S311
             wait = max(error.retry_at + spread, now + timedelta(seconds=min(5.0, first)))
         return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
+    if error.kind is ErrorKind.UNAVAILABLE:
+        # The last try went unanswered, and may have posted all the same: one more, which finds a post made
+        # under the row's key (or posts it, the key keeping it single), before the row is given up as
+        # perhaps posted rather than said not to be.
+        values["error_kind"] = ErrorKind.UNCONFIRMED.value
+        if delivery.error_kind != ErrorKind.UNCONFIRMED:
+            return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
     return {**values, "state": DeliveryState.FAILED, "finished_at": now}
 
 

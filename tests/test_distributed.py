@@ -31,6 +31,7 @@ from app import create_app
 from campaign.models import Campaign
 from campaign.offer import wave_target_ids
 from channels import Network
+from channels.errors import ErrorKind
 from database import utcnow
 from extensions import db
 from scheduler import outbox
@@ -279,11 +280,18 @@ def test_a_wave_in_distributed_mode_survives_faults_and_a_killed_worker(
         }
         retried = sum(1 for d in deliveries if d.attempts > 1)
         failed = [d.error for d in deliveries if d.state is DeliveryState.FAILED]
+        # a post whose every try, the checking one too, went unanswered may be on its network: it says so
+        perhaps = Counter(
+            d.text for d in deliveries if d.state is DeliveryState.FAILED and d.error_kind == ErrorKind.UNCONFIRMED
+        )
+        by_text = {d.text: f"{d.state.value} after {d.attempts} tries: {d.error_kind} {d.error}" for d in deliveries}
         assert wave_id
     # each pledged post reached its network once (Mastodon's idempotency key, our Bluesky record key)
     posts = requests.get(f"{sandbox_url}/__sandbox__/posts", timeout=30).json()
     on_networks = Counter(p["text"] for p in posts if not p["deleted"])
-    assert on_networks == posted_texts
+    astray = (on_networks - posted_texts - perhaps) + (posted_texts - on_networks)
+    assert not astray, {text: by_text.get(text, "no delivery") for text in astray}
+    assert all(count == 1 for count in on_networks.values())
     assert len(posted_texts) >= ACCOUNTS * PLEDGES_PER_ACCOUNT - len(failed)
     # each reminder is in the mailbox once; a copy that crossed the wire twice (its answer lost) is one Message-ID
     mails = requests.get(f"{sandbox_url}/__sandbox__/mail?brief=1", timeout=60).json()

@@ -11,6 +11,7 @@ import requests
 from flask import Flask
 from sqlalchemy import select, text
 
+from campaign.views_posting import describe
 from channels import Network, x
 from channels.errors import ErrorKind
 from database import utcnow
@@ -111,10 +112,36 @@ def test_server_errors_back_off_then_fail_with_the_reason(app: Flask, sandbox: S
         delivery = _delivery(app, delivery_id)
         waits.append((delivery.next_attempt_at - now).total_seconds())
         now = delivery.next_attempt_at
-    assert delivery.state is DeliveryState.FAILED and delivery.attempts == outbox.MAX_ATTEMPTS
+    # the last try went unanswered: one more asks whether the post was made before the row is given up
+    assert delivery.state is DeliveryState.QUEUED and delivery.error_kind == "unconfirmed"
+    _process(app, delivery_id, now)
+    delivery = _delivery(app, delivery_id)
+    assert delivery.state is DeliveryState.FAILED and delivery.attempts == outbox.MAX_ATTEMPTS + 1
     assert delivery.error == "piaille.example answered with a server error (503)"
     assert all(later > earlier for earlier, later in zip(waits, waits[1:-1], strict=False))  # doubling backoff
     assert sandbox.state.posts() == []
+    with app.test_request_context():  # the supporter is not told it was not posted: nobody knows
+        message, pending = describe(delivery)
+    assert "may have posted" in message and not pending
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_a_post_made_on_the_last_try_whose_answer_was_lost_is_posted_not_failed(
+    app: Flask, sandbox: SandboxServer, connect: Any, network: Network
+) -> None:
+    account_id = connect(network)
+    delivery_id = _queue(app, account_id, "Arrivé au dernier essai")
+    sandbox.state.knobs.error_rate = 1.0  # refused before anything is stored, until the last try
+    now = utcnow()
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+        now = _delivery(app, delivery_id).next_attempt_at
+    sandbox.state.knobs.error_rate, sandbox.state.knobs.timeout_rate = 0.0, 1.0  # stored, then no answer
+    assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+    assert len(sandbox.state.posts(network.value)) == 1
+    sandbox.state.knobs.timeout_rate = 0.0
+    assert _process(app, delivery_id, _delivery(app, delivery_id).next_attempt_at) is DeliveryState.POSTED
+    assert len(sandbox.state.posts(network.value)) == 1
 
 
 @pytest.mark.parametrize("network", NETWORKS)
