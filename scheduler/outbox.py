@@ -15,7 +15,6 @@ in the session and never commit; the batch's outcomes are recorded with it in on
 from __future__ import annotations
 
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -30,13 +29,10 @@ from channels.errors import ChannelError, ErrorKind
 from database import changed, utcnow
 from extensions import db
 from scheduler.models import Delivery, DeliveryState
+from scheduler.outcomes import failure, released, success
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6  # for a network that fails or does not answer
-MAX_RATE_LIMITED_ATTEMPTS = 12  # waiting out rate limits is slower, not failing
-BACKOFF_SECONDS = 30.0  # doubled at each attempt, up to an hour, ±25 % jitter (OUTBOX_BACKOFF_SECONDS)
-MAX_BACKOFF_SECONDS = 3600.0
 STALE_SECONDS = 120  # a SENDING row older than this lost its worker (OUTBOX_STALE_SECONDS)
 REDISPATCH_SECONDS = 60  # a row handed to a queue and still unclaimed this long lost its message (OUTBOX_…)
 BATCH = 16  # rows a worker claims at most in one statement (OUTBOX_BATCH)
@@ -310,71 +306,6 @@ def record(
         outbox.posted(posted, now)  # the claim makes this once per row: only one worker records it
     db.session.commit()  # with what the handlers changed (an account's budget, a bounced address)
     return {delivery_id: DeliveryState(outcomes[delivery_id]["state"]) for delivery_id in ours}
-
-
-def success(result: PostResult, now: datetime) -> dict[str, Any]:
-    """The row's new values after a post."""
-    return {
-        "state": DeliveryState.POSTED,
-        "remote_id": result.remote_id,
-        # The network's own link to the post, shown to the supporter as a link: a web address only (a hostile
-        # instance could answer javascript:…), within the column's size.
-        "remote_url": result.url
-        if result.url.lower().startswith(("https://", "http://")) and len(result.url) <= 500
-        else "",
-        "error_kind": "",
-        "error": "",
-        "finished_at": now,
-        "claimed_at": None,
-    }
-
-
-def released(delivery: Delivery) -> dict[str, Any]:
-    """The row's new values when its worker gives it back unsent: queued, due now, the attempt not counted."""
-    return {
-        "state": DeliveryState.QUEUED,
-        "attempts": delivery.attempts - 1,
-        "claimed_at": None,
-        "dispatched_at": None,
-    }
-
-
-def backoff(attempts: int, rng: random.Random | None = None, *, first: float = BACKOFF_SECONDS) -> float:
-    """Seconds before the next try: doubling from `first` (30 s) to an hour, with jitter so retries do not flock."""
-    base = min(MAX_BACKOFF_SECONDS, first * 2 ** max(0, attempts - 1))
-    return base * (rng or random).uniform(0.75, 1.25)  # noqa: S311 (spreading load, not a secret)
-
-
-def failure(delivery: Delivery, error: ChannelError, now: datetime) -> dict[str, Any]:
-    """The row's new values: queued again (never before the network's `retry_at`, never at once) or failed."""
-    values: dict[str, Any] = {
-        "error_kind": error.kind.value,
-        "error": error.reason,
-        "claimed_at": None,
-        "dispatched_at": None,
-    }
-    if error.kind is ErrorKind.DEFERRED:  # held on our side: not an attempt
-        wait = error.retry_at or now + timedelta(seconds=60)
-        return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait, "attempts": delivery.attempts - 1}
-    if error.kind is ErrorKind.DUPLICATE and delivery.attempts > 1:
-        # X has no idempotency key: an earlier attempt whose answer we lost did post this text.
-        return {**values, "state": DeliveryState.POSTED, "finished_at": now}
-    limit = MAX_RATE_LIMITED_ATTEMPTS if error.kind is ErrorKind.RATE_LIMITED else MAX_ATTEMPTS
-    first = float(current_app.config.get("OUTBOX_BACKOFF_SECONDS", BACKOFF_SECONDS))
-    wait = now + timedelta(seconds=backoff(delivery.attempts, first=first))
-    if error.retryable and delivery.attempts < limit:
-        if error.retry_at is not None:  # the network said when: then, plus a little spread
-            spread = timedelta(seconds=random.uniform(1, 15) * min(1.0, first / BACKOFF_SECONDS))  # noqa: S311
-            wait = max(error.retry_at + spread, now + timedelta(seconds=min(5.0, first)))
-        return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
-    if error.kind is ErrorKind.UNAVAILABLE:
-        # The last try went unanswered, and may have posted all the same: one more, which finds a post made
-        # under the row's key (or posts it, the key keeping it single), before the row is given up as
-        # perhaps posted rather than said not to be.
-        values["error_kind"] = ErrorKind.UNCONFIRMED.value
-        if delivery.error_kind != ErrorKind.UNCONFIRMED:
-            return {**values, "state": DeliveryState.QUEUED, "next_attempt_at": wait}
-    return {**values, "state": DeliveryState.FAILED, "finished_at": now}
 
 
 def sweep(now: datetime) -> int:

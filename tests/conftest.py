@@ -121,7 +121,7 @@ def app(database_uri: str, tmp_path: Any) -> Iterator[Flask]:
             "BABEL_DEFAULT_LOCALE": "en",  # messages outside a request; pages pick theirs
             "SANDBOX_MOUNT": False,  # tests that talk to networks use the `sandbox` server fixture
             "SANDBOX_URL": "http://127.0.0.1:9/unused-sandbox",
-            "NETWORK_TIMEOUT": 2.0,
+            "NETWORK_TIMEOUT": UNHURRIED_TIMEOUT,
             "ALTCHA_ENABLED": False,  # tests/test_abuse.py solves the proof of work as a browser would
             "PAGE_VERSION_MAX_AGE": 0.0,  # a change shows on the next request (the snapshot test sets it back)
         }
@@ -271,10 +271,17 @@ def sandbox_server() -> Iterator[SandboxServer]:
         yield server
 
 
+# A call whose answer the test expects waits long (a loaded CI machine once took over a second to answer a
+# Bluesky post); only while the sandbox answers late on purpose does the client give up soon (`answers_late`).
+UNHURRIED_TIMEOUT = 10.0
+LATE_TIMEOUT = 1.0
+LATE_SECONDS = 1.5  # how late the sandbox answers: after the impatient client gave up
+
+
 @pytest.fixture
 def clean_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The sandbox networks, emptied, with default knobs and a real clock (no app needed)."""
-    sandbox_server.state.knobs = Knobs(timeout_seconds=1.5)
+    sandbox_server.state.knobs = Knobs(timeout_seconds=LATE_SECONDS)
     sandbox_server.state.clock = Clock()
     sandbox_server.state.reset()
     return sandbox_server
@@ -285,8 +292,24 @@ def sandbox(clean_sandbox: SandboxServer, app: Flask) -> SandboxServer:
     """The clean sandbox, and the app talking to it."""
     sandbox_server = clean_sandbox
     app.config["SANDBOX_URL"] = sandbox_server.url
-    app.config["NETWORK_TIMEOUT"] = 1.0
+    app.config["NETWORK_TIMEOUT"] = UNHURRIED_TIMEOUT
     return sandbox_server
+
+
+@contextmanager
+def answers_late(app: Flask, sandbox: SandboxServer, **knobs: Any) -> Iterator[None]:
+    """Within: the sandbox set by `knobs` (`timeout_rate=1.0`, `down_hosts=[...]`) answers late and the app
+    gives up after LATE_TIMEOUT; after: the knobs and the app's patience as they were."""
+    before = {name: getattr(sandbox.state.knobs, name) for name in knobs}
+    for name, value in knobs.items():
+        setattr(sandbox.state.knobs, name, value)
+    app.config["NETWORK_TIMEOUT"] = LATE_TIMEOUT
+    try:
+        yield
+    finally:
+        app.config["NETWORK_TIMEOUT"] = UNHURRIED_TIMEOUT
+        for name, value in before.items():
+            setattr(sandbox.state.knobs, name, value)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,7 @@ from channels.api import pkce_pair
 from channels.errors import ChannelError, ErrorKind
 from channels.http import Endpoint
 from sandbox.server import SandboxServer
+from tests.conftest import LATE_TIMEOUT, UNHURRIED_TIMEOUT
 
 CALLBACK = "http://127.0.0.1:9/callback"
 APP = x.XApp("porte-voix-test", None, CALLBACK)
@@ -23,7 +25,12 @@ APP = x.XApp("porte-voix-test", None, CALLBACK)
 
 @pytest.fixture
 def ep(clean_sandbox: SandboxServer) -> Endpoint:
-    return Endpoint(clean_sandbox.url, timeout=0.8)
+    return Endpoint(clean_sandbox.url, timeout=UNHURRIED_TIMEOUT)
+
+
+def _impatient(ep: Endpoint) -> Endpoint:
+    """The same sandbox, reached by a client that gives up before the sandbox's late answers come."""
+    return replace(ep, timeout=LATE_TIMEOUT)
 
 
 def _approve(url: str, username: str) -> dict[str, str]:
@@ -116,7 +123,7 @@ def test_x_server_errors_and_timeouts_are_retryable(ep: Endpoint, clean_sandbox:
     clean_sandbox.state.knobs.error_rate = 1.0
     assert _error(lambda: x.post(ep, tokens.access, "a", handle="Camille")).kind is ErrorKind.UNAVAILABLE
     clean_sandbox.state.knobs.error_rate, clean_sandbox.state.knobs.timeout_rate = 0.0, 1.0
-    error = _error(lambda: x.post(ep, tokens.access, "b", handle="Camille"))
+    error = _error(lambda: x.post(_impatient(ep), tokens.access, "b", handle="Camille"))
     assert error.kind is ErrorKind.UNAVAILABLE and error.retryable and "in time" in error.reason
     assert [p.text for p in clean_sandbox.state.posts("x")] == ["b"]  # stored all the same: the worst case
 
@@ -161,7 +168,9 @@ def test_mastodon_app_per_instance_oauth_and_the_instances_own_limit(
 def test_mastodon_retry_with_the_same_key_returns_the_first_post(ep: Endpoint, clean_sandbox: SandboxServer) -> None:
     _app, token = _mastodon(ep)
     clean_sandbox.state.knobs.timeout_rate = 1.0
-    error = _error(lambda: mastodon.post(ep, "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k"))
+    error = _error(
+        lambda: mastodon.post(_impatient(ep), "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k")
+    )
     assert error.kind is ErrorKind.UNAVAILABLE
     clean_sandbox.state.knobs.timeout_rate = 0.0
     again = mastodon.post(ep, "piaille.example", token, "Bonjour @a@b.example", idempotency_key="k")
@@ -200,7 +209,7 @@ def test_a_server_that_is_not_mastodon_or_does_not_answer(
     ep: Endpoint, clean_sandbox: SandboxServer, knob: str, kind: ErrorKind
 ) -> None:
     setattr(clean_sandbox.state.knobs, knob, ["nowhere.example"])
-    assert _error(lambda: mastodon.server_info(ep, "nowhere.example")).kind is kind
+    assert _error(lambda: mastodon.server_info(_impatient(ep), "nowhere.example")).kind is kind
 
 
 def test_mastodon_public_timeline_and_revocation(ep: Endpoint) -> None:

@@ -20,10 +20,12 @@ from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.dispatch import ThreadDispatcher
 from scheduler.models import Delivery, DeliveryState
+from scheduler.outcomes import MAX_ATTEMPTS
 from supporters import posting, services
 from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
 from supporters.networks import endpoint, x_app
 from supporters.rehearsal import connect_sandbox_account
+from tests.conftest import answers_late
 
 
 def _queue(app: Flask, account_id: int, text_: str) -> int:
@@ -102,21 +104,26 @@ def test_a_429_without_reset_headers_backs_off_never_tight(app: Flask, sandbox: 
     assert _delivery(app, delivery_id).next_attempt_at >= now + timedelta(seconds=22)  # 30 s, less the jitter
 
 
-def test_server_errors_back_off_then_fail_with_the_reason(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
-    account_id = connect(Network.MASTODON)
-    sandbox.state.knobs.error_rate = 1.0
-    delivery_id = _queue(app, account_id, "texte")
-    now, waits = utcnow(), []
-    for _ in range(outbox.MAX_ATTEMPTS):
+def _tries(app: Flask, delivery_id: int, count: int) -> tuple[Delivery, list[float]]:
+    """Run `count` tries of a row, each when it falls due; the row after them, and the waits between them."""
+    now, waits = max(utcnow(), _delivery(app, delivery_id).next_attempt_at), []
+    for _ in range(count):
         _process(app, delivery_id, now)
         delivery = _delivery(app, delivery_id)
         waits.append((delivery.next_attempt_at - now).total_seconds())
         now = delivery.next_attempt_at
+    return delivery, waits
+
+
+def test_server_errors_back_off_then_fail_with_the_reason(app: Flask, sandbox: SandboxServer, connect: Any) -> None:
+    account_id = connect(Network.MASTODON)
+    sandbox.state.knobs.error_rate = 1.0
+    delivery_id = _queue(app, account_id, "texte")
+    delivery, waits = _tries(app, delivery_id, MAX_ATTEMPTS)
     # the last try went unanswered: one more asks whether the post was made before the row is given up
     assert delivery.state is DeliveryState.QUEUED and delivery.error_kind == "unconfirmed"
-    _process(app, delivery_id, now)
-    delivery = _delivery(app, delivery_id)
-    assert delivery.state is DeliveryState.FAILED and delivery.attempts == outbox.MAX_ATTEMPTS + 1
+    delivery, _ = _tries(app, delivery_id, 1)
+    assert delivery.state is DeliveryState.FAILED and delivery.attempts == MAX_ATTEMPTS + 1
     assert delivery.error == "piaille.example answered with a server error (503)"
     assert all(later > earlier for earlier, later in zip(waits, waits[1:-1], strict=False))  # doubling backoff
     assert sandbox.state.posts() == []
@@ -132,15 +139,13 @@ def test_a_post_made_on_the_last_try_whose_answer_was_lost_is_posted_not_failed(
     account_id = connect(network)
     delivery_id = _queue(app, account_id, "Arrivé au dernier essai")
     sandbox.state.knobs.error_rate = 1.0  # refused before anything is stored, until the last try
-    now = utcnow()
-    for _ in range(outbox.MAX_ATTEMPTS - 1):
-        assert _process(app, delivery_id, now) is DeliveryState.QUEUED
-        now = _delivery(app, delivery_id).next_attempt_at
-    sandbox.state.knobs.error_rate, sandbox.state.knobs.timeout_rate = 0.0, 1.0  # stored, then no answer
-    assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+    assert _tries(app, delivery_id, MAX_ATTEMPTS - 1)[0].state is DeliveryState.QUEUED
+    sandbox.state.knobs.error_rate = 0.0
+    with answers_late(app, sandbox, timeout_rate=1.0):  # stored, then no answer
+        delivery, _ = _tries(app, delivery_id, 1)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.QUEUED, MAX_ATTEMPTS)
     assert len(sandbox.state.posts(network.value)) == 1
-    sandbox.state.knobs.timeout_rate = 0.0
-    assert _process(app, delivery_id, _delivery(app, delivery_id).next_attempt_at) is DeliveryState.POSTED
+    assert _tries(app, delivery_id, 1)[0].state is DeliveryState.POSTED
     assert len(sandbox.state.posts(network.value)) == 1
 
 
@@ -148,12 +153,11 @@ def test_a_post_made_on_the_last_try_whose_answer_was_lost_is_posted_not_failed(
 def test_a_retry_after_a_timeout_posts_once(app: Flask, sandbox: SandboxServer, connect: Any, network: Network) -> None:
     """The post is stored but its answer never arrives: the retry must not post a second time."""
     account_id = connect(network)
-    sandbox.state.knobs.timeout_rate = 1.0
     delivery_id = _queue(app, account_id, "Une seule fois, même après un délai")
     now = utcnow()
-    assert _process(app, delivery_id, now) is DeliveryState.QUEUED
+    with answers_late(app, sandbox, timeout_rate=1.0):
+        assert _process(app, delivery_id, now) is DeliveryState.QUEUED
     assert _delivery(app, delivery_id).error_kind == "unavailable"
-    sandbox.state.knobs.timeout_rate = 0.0
     assert _process(app, delivery_id, now + timedelta(hours=1)) is DeliveryState.POSTED
     assert len(sandbox.state.posts(network.value)) == 1
 
@@ -288,8 +292,7 @@ def test_disconnect_still_deletes_the_tokens_when_the_network_is_down(
     app: Flask, sandbox: SandboxServer, connect: Any
 ) -> None:
     account_id = connect(Network.MASTODON)
-    sandbox.state.knobs.down_hosts = ["piaille.example"]
-    with app.app_context():
+    with answers_late(app, sandbox, down_hosts=["piaille.example"]), app.app_context():
         account = db.session.get(SocialAccount, account_id)
         assert account is not None
         assert not services.disconnect(account).revoked_at_network

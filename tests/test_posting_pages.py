@@ -22,6 +22,7 @@ from sandbox.server import SandboxServer
 from scheduler import outbox
 from scheduler.models import Delivery, DeliveryState
 from supporters.models import Consent, ConsentKind, SocialAccount
+from tests.conftest import answers_late
 
 SLUG = "pour-le-livre-blanc"
 
@@ -181,12 +182,12 @@ def test_mastodon_connection_and_its_refusals(
     app: Flask, client: FlaskClient, campaign: Any, sandbox: SandboxServer
 ) -> None:
     sandbox.state.knobs.not_mastodon_hosts = ["blog.example"]
-    sandbox.state.knobs.down_hosts = ["lent.example"]
     sandbox.state.knobs.mastodon_max_characters = 1000
     form = f"/s/connect/mastodon?next=/c/{SLUG}&lang=en"
     not_mastodon = client.post(form, data={"instance": "blog.example", "next": f"/c/{SLUG}"})
     assert "blog.example does not answer as a Mastodon server" in not_mastodon.text
-    down = client.post(form, data={"instance": "https://lent.example/", "next": f"/c/{SLUG}"})
+    with answers_late(app, sandbox, down_hosts=["lent.example"]):
+        down = client.post(form, data={"instance": "https://lent.example/", "next": f"/c/{SLUG}"})
     assert "lent.example did not answer" in down.text
     started = client.post(form, data={"instance": "@camille@Piaille.Example", "next": f"/c/{SLUG}"})
     assert started.status_code == 302

@@ -23,7 +23,7 @@ from channels.api import PostResult
 from database import utcnow
 from extensions import db
 from sandbox.server import SandboxServer
-from scheduler import outbox
+from scheduler import outbox, outcomes
 from scheduler.models import Delivery, DeliveryState
 from supporters.models import SocialAccount
 from tests.conftest import login
@@ -189,5 +189,5 @@ def test_a_pledge_is_withdrawn_until_it_is_released(
 def test_a_posts_link_is_a_web_address_or_nothing() -> None:
     """A hostile Mastodon instance may answer any "url": only http(s) becomes a link on our pages."""
     now = utcnow()
-    assert outbox.success(PostResult("1", "javascript:alert(1)"), now)["remote_url"] == ""
-    assert outbox.success(PostResult("1", "https://piaille.fr/@a/1"), now)["remote_url"] == "https://piaille.fr/@a/1"
+    assert outcomes.success(PostResult("1", "javascript:alert(1)"), now)["remote_url"] == ""
+    assert outcomes.success(PostResult("1", "https://piaille.fr/@a/1"), now)["remote_url"] == "https://piaille.fr/@a/1"
