@@ -301,13 +301,14 @@ def answers_late(app: Flask, sandbox: SandboxServer, **knobs: Any) -> Iterator[N
     """Within: the sandbox set by `knobs` (`timeout_rate=1.0`, `down_hosts=[...]`) answers late and the app
     gives up after LATE_TIMEOUT; after: the knobs and the app's patience as they were."""
     before = {name: getattr(sandbox.state.knobs, name) for name in knobs}
+    patience = app.config["NETWORK_TIMEOUT"]
     for name, value in knobs.items():
         setattr(sandbox.state.knobs, name, value)
     app.config["NETWORK_TIMEOUT"] = LATE_TIMEOUT
     try:
         yield
     finally:
-        app.config["NETWORK_TIMEOUT"] = UNHURRIED_TIMEOUT
+        app.config["NETWORK_TIMEOUT"] = patience
         for name, value in before.items():
             setattr(sandbox.state.knobs, name, value)
 
