@@ -5,6 +5,7 @@ is duplicated (9), and a live campaign's old address still opens it (10)."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -51,21 +52,31 @@ def test_every_social_text_on_the_page_mentions_its_target(browser: Any, live_ap
     context.close()
 
 
+def _reminder_of(app: Any, subscription_id: int, within: float = 60.0) -> int:
+    """The reminder the live app's scheduler queues for a subscriber (its job runs every 5 s)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with app.app_context():
+            found = db.session.scalar(select(Reminder.id).where(Reminder.subscription_id == subscription_id))
+        if found is not None:
+            return int(found)
+        time.sleep(0.2)
+    raise AssertionError(f"no reminder queued for subscription {subscription_id} within {within:.0f} s")
+
+
 def test_a_reminders_link_opens_its_targets_and_the_confirmation_leads_back(
     browser: Any, live_app: tuple[Any, str]
 ) -> None:
     app, url = live_app
-    with app.app_context():  # the demo's wave opens now, and one of its subscribers got a reminder
+    with app.app_context():  # the demo's wave opens now, and the scheduler queues its subscribers' reminders
         now = utcnow()
         db.session.execute(update(Wave).values(opens_at=now))
         db.session.commit()
         open_due_waves(now)
-        wave = db.session.scalars(select(Wave)).one()
-        subscription = db.session.scalars(select(Subscription)).first()
-        reminder = Reminder(wave_id=wave.id, subscription_id=subscription.id, seq=0)
-        db.session.add(reminder)
-        db.session.commit()
-        link = f"{url}/c/{DEMO}/r/{reminder_token(reminder.id)}"
+        first = db.session.scalars(select(Subscription.id).order_by(Subscription.id)).first()
+    reminder_id = _reminder_of(app, first)
+    with app.app_context():
+        link = f"{url}/c/{DEMO}/r/{reminder_token(reminder_id)}"
     context = browser.new_context(locale="fr-FR", **PHONE)
     page = context.new_page()
     page.goto(link)
