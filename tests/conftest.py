@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -363,6 +364,18 @@ def fold(app: Flask) -> int:
     """Run the tallies job once, as the scheduler does every second: the figures then count every click."""
     with app.app_context():
         return fold_tallies()
+
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], seconds: float, every: float = 0.2) -> T:
+    """What `read` returns once it is truthy, asked every `every` seconds for up to `seconds` (another thread
+    or process is doing the work); its last answer if it never is."""
+    deadline = time.monotonic() + seconds
+    while not (answer := read()) and time.monotonic() < deadline:
+        time.sleep(every)
+    return answer
 
 
 def login(client: FlaskClient, user: User) -> None:

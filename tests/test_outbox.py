@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from supporters import posting, services
 from supporters.models import AccountState, Consent, ConsentKind, SocialAccount
 from supporters.networks import endpoint, x_app
 from supporters.rehearsal import connect_sandbox_account
-from tests.conftest import answers_late
+from tests.conftest import answers_late, eventually
 
 
 def _queue(app: Flask, account_id: int, text_: str) -> int:
@@ -200,9 +199,7 @@ def test_the_dispatcher_drains_what_is_due(app: Flask, sandbox: SandboxServer, c
     dispatcher = ThreadDispatcher(app, workers=3)
     with app.app_context():
         dispatcher.drain_due(utcnow())
-    deadline = time.monotonic() + 20
-    while {_delivery(app, i).state for i in ids} != {DeliveryState.POSTED} and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: {_delivery(app, i).state for i in ids} == {DeliveryState.POSTED}, 20, every=0.05)
     dispatcher.shutdown(wait=True)
     assert {_delivery(app, i).state for i in ids} == {DeliveryState.POSTED}
     assert len(sandbox.state.posts("mastodon")) == 4

@@ -13,7 +13,7 @@ from database import utcnow
 from extensions import db
 from scheduler import JobSpec, lease
 from scheduler.runner import tick
-from tests.conftest import login
+from tests.conftest import eventually, login
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -128,12 +128,7 @@ def test_two_scheduler_processes_one_ticks_the_other_takes_over_when_it_is_kille
         return pid
 
     def held_by(pid: int, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if holder_pid() == pid:
-                return True
-            time.sleep(0.2)
-        return False
+        return eventually(lambda: holder_pid() == pid, seconds)
 
     flask = [sys.executable, "-m", "flask", "scheduler", "run"]
     first = subprocess.Popen(flask, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,7 +5,6 @@ is duplicated (9), and a live campaign's old address still opens it (10)."""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from extensions import db
 from recipients.models import Recipient
 from tests.browser.conftest import sign_in
 from tests.browser.test_supporter_browser import PHONE, _stub_networks
+from tests.conftest import eventually
 from waves.jobs import open_due_waves
 from waves.models import Reminder, Subscription
 from waves.reminders import reminder_token
@@ -52,16 +52,16 @@ def test_every_social_text_on_the_page_mentions_its_target(browser: Any, live_ap
     context.close()
 
 
-def _reminder_of(app: Any, subscription_id: int, within: float = 60.0) -> int:
+def _reminder_of(app: Any, subscription_id: int) -> int:
     """The reminder the live app's scheduler queues for a subscriber (its job runs every 5 s)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    def read() -> int | None:
         with app.app_context():
-            found = db.session.scalar(select(Reminder.id).where(Reminder.subscription_id == subscription_id))
-        if found is not None:
-            return int(found)
-        time.sleep(0.2)
-    raise AssertionError(f"no reminder queued for subscription {subscription_id} within {within:.0f} s")
+            return db.session.scalar(select(Reminder.id).where(Reminder.subscription_id == subscription_id))
+
+    found = eventually(read, 60)
+    assert found is not None, f"no reminder queued for subscription {subscription_id} within 60 s"
+    return found
 
 
 def test_a_reminders_link_opens_its_targets_and_the_confirmation_leads_back(
